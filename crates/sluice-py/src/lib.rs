@@ -1,1 +1,47 @@
+//! `sluice._native`: the PyO3 bindings of sluice.
+//!
+//! The only crate that touches the GIL or holds `Py<...>`. Ownership rules
+//! (see docs/architecture.md):
+//! - every Python object held by native code lives in a pipeline's
+//!   [`pipeline::Callbacks`] table, which `Pipeline.__traverse__` visits and
+//!   `Pipeline.__clear__` empties;
+//! - a `Block` owns its C++ block; buffer views keep the `Block` object (and
+//!   so the samples) alive through the view's own reference.
 
+mod block;
+mod pipeline;
+mod stages;
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+pub use block::PyBlock;
+pub use pipeline::{PyPipeline, PySubscription};
+pub use stages::{PyClip, PyGain, PyMovingAverage, PyNativeStage, PyOffset};
+
+/// Live native instance counts per type: `{"Block": n, "Pipeline": n, ...}`.
+#[pyfunction]
+fn live_objects(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let counts = PyDict::new(py);
+    for (name, count) in sluice_core::live_objects().entries() {
+        counts.set_item(name, count)?;
+    }
+    Ok(counts)
+}
+
+// `gil_used = true`: Blocks expose raw sample memory whose reads and writes
+// are serialised by the GIL; the module is not audited for free-threading.
+#[pymodule(gil_used = true)]
+#[pyo3(name = "_native")]
+fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyBlock>()?;
+    m.add_class::<PyNativeStage>()?;
+    m.add_class::<PyGain>()?;
+    m.add_class::<PyOffset>()?;
+    m.add_class::<PyClip>()?;
+    m.add_class::<PyMovingAverage>()?;
+    m.add_class::<PyPipeline>()?;
+    m.add_class::<PySubscription>()?;
+    m.add_function(wrap_pyfunction!(live_objects, m)?)?;
+    Ok(())
+}

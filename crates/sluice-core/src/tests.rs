@@ -1,0 +1,202 @@
+//! The C++ core exercised through the bridge.
+
+use std::sync::Mutex;
+
+use super::*;
+
+/// Records what a push asked of its hooks; callback stages run `stage_fn`.
+#[derive(Default)]
+struct Recorder {
+    output: Option<Block>,
+    notified: Vec<u64>,
+    stage_calls: Vec<u64>,
+    fail_stage: Option<u64>,
+    fail_notify: Option<u64>,
+    panic_stage: bool,
+}
+
+impl PushHooks for Recorder {
+    fn call_stage(&mut self, token: u64, mut block: Block) -> Result<Block, HookFailed> {
+        self.stage_calls.push(token);
+        if self.panic_stage {
+            panic!("stage {token} panicked");
+        }
+        if self.fail_stage == Some(token) {
+            return Err(HookFailed::Failed);
+        }
+        for s in block.samples_mut() {
+            *s += token as f32;
+        }
+        Ok(block)
+    }
+
+    fn deliver(&mut self, output: Block) {
+        self.output = Some(output);
+    }
+
+    fn notify(&mut self, token: u64) -> Result<(), HookFailed> {
+        self.notified.push(token);
+        if self.fail_notify == Some(token) { Err(HookFailed::Failed) } else { Ok(()) }
+    }
+}
+
+// The live counters are process-wide; tests that read them take this lock.
+static COUNTERS: Mutex<()> = Mutex::new(());
+
+fn ramp(frames: usize, channels: usize) -> Block {
+    let samples: Vec<f32> = (0..frames * channels).map(|i| i as f32).collect();
+    Block::from_samples(&samples, channels).unwrap()
+}
+
+fn push(pipeline: &mut Pipeline, block: &Block) -> Block {
+    let mut rec = Recorder::default();
+    pipeline.push(block, &mut rec).unwrap();
+    rec.output.unwrap()
+}
+
+#[test]
+fn block_is_zero_filled_and_frame_major() {
+    let mut block = Block::new(3, 2).unwrap();
+    assert_eq!((block.frames(), block.channels()), (3, 2));
+    assert_eq!(block.samples(), &[0.0; 6]);
+    block.samples_mut()[1] = 5.0; // frame 0, channel 1
+    assert_eq!(block.samples()[1], 5.0);
+    let copy = block.duplicate().unwrap();
+    block.samples_mut()[1] = 0.0;
+    assert_eq!(copy.samples()[1], 5.0, "duplicate is deep");
+}
+
+#[test]
+fn block_rejects_zero_channels_and_overflow() {
+    let err = Block::new(4, 0).unwrap_err();
+    assert!(err.to_string().contains("channels"), "{err}");
+    assert!(Block::new(usize::MAX / 2, 3).is_err());
+    assert!(Block::from_samples(&[1.0, 2.0, 3.0], 2).is_err());
+    assert_eq!(Block::new(0, 1).unwrap().samples().len(), 0);
+}
+
+#[test]
+fn native_stages_compute() {
+    let mut p = Pipeline::new().unwrap();
+    p.append(Stage::gain(2.0).unwrap()).unwrap();
+    p.append(Stage::offset(1.0).unwrap()).unwrap();
+    p.append(Stage::clip(0.0, 6.0).unwrap()).unwrap();
+    assert_eq!(p.len(), 3);
+    let input = ramp(4, 1);
+    let out = push(&mut p, &input);
+    assert_eq!(out.samples(), &[1.0, 3.0, 5.0, 6.0]);
+    assert_eq!(input.samples(), &[0.0, 1.0, 2.0, 3.0], "input untouched");
+}
+
+#[test]
+fn stage_arguments_are_checked() {
+    assert!(Stage::clip(1.0, 0.0).unwrap_err().to_string().contains("lo <= hi"));
+    assert!(Stage::clip(f32::NAN, 0.0).is_err());
+    assert!(Stage::clip(1.0, 1.0).is_ok());
+    assert!(Stage::moving_average(0).unwrap_err().to_string().contains("window"));
+}
+
+#[test]
+fn moving_average_streams_across_pushes() {
+    let signal: Vec<f32> = (0..50).map(|i| ((i * 7) % 13) as f32 - 6.0).collect();
+    let mut whole = Pipeline::new().unwrap();
+    whole.append(Stage::moving_average(4).unwrap()).unwrap();
+    let expected = push(&mut whole, &Block::from_samples(&signal, 2).unwrap());
+
+    let mut split = Pipeline::new().unwrap();
+    split.append(Stage::moving_average(4).unwrap()).unwrap();
+    let mut got = Vec::new();
+    for chunk in signal.chunks(6) {
+        got.extend_from_slice(push(&mut split, &Block::from_samples(chunk, 2).unwrap()).samples());
+    }
+    assert_eq!(got, expected.samples());
+
+    // First frames average over what has been seen; channel 0 is 0,1,2,...
+    let mut p = Pipeline::new().unwrap();
+    p.append(Stage::moving_average(2).unwrap()).unwrap();
+    assert_eq!(push(&mut p, &ramp(4, 1)).samples(), &[0.0, 0.5, 1.5, 2.5]);
+    p.reset();
+    assert_eq!(push(&mut p, &ramp(2, 1)).samples(), &[0.0, 0.5], "reset clears history");
+}
+
+#[test]
+fn moving_average_refuses_a_channel_change() {
+    let mut p = Pipeline::new().unwrap();
+    p.append(Stage::moving_average(3).unwrap()).unwrap();
+    push(&mut p, &ramp(2, 1));
+    let err = p.push(&ramp(2, 2), &mut Recorder::default()).unwrap_err();
+    assert!(matches!(err, PushError::Core(_)), "{err:?}");
+    p.reset();
+    push(&mut p, &ramp(2, 2));
+}
+
+#[test]
+fn callback_stages_and_subscribers_run_in_order() {
+    let mut p = Pipeline::new().unwrap();
+    p.append(Stage::callback(10).unwrap()).unwrap();
+    p.append(Stage::gain(2.0).unwrap()).unwrap();
+    p.append(Stage::callback(1).unwrap()).unwrap();
+    let a = p.subscribe(100).unwrap();
+    let b = p.subscribe(200).unwrap();
+    let mut rec = Recorder::default();
+    p.push(&ramp(2, 1), &mut rec).unwrap();
+    assert_eq!(rec.stage_calls, vec![10, 1]);
+    assert_eq!(rec.output.unwrap().samples(), &[21.0, 23.0]);
+    assert_eq!(rec.notified, vec![100, 200]);
+
+    a.cancel();
+    a.cancel();
+    assert!(!a.is_active() && b.is_active());
+    let mut rec = Recorder::default();
+    p.push(&ramp(1, 1), &mut rec).unwrap();
+    assert_eq!(rec.notified, vec![200]);
+}
+
+#[test]
+fn hook_failures_stop_the_push_and_leave_the_pipeline_usable() {
+    let mut p = Pipeline::new().unwrap();
+    p.append(Stage::callback(1).unwrap()).unwrap();
+    p.append(Stage::callback(2).unwrap()).unwrap();
+    let _sub = p.subscribe(7).unwrap();
+
+    let mut rec = Recorder { fail_stage: Some(1), ..Recorder::default() };
+    assert_eq!(p.push(&ramp(1, 1), &mut rec), Err(PushError::Hook));
+    assert_eq!(rec.stage_calls, vec![1]);
+    assert!(rec.output.is_none() && rec.notified.is_empty());
+
+    let mut rec = Recorder { fail_notify: Some(7), ..Recorder::default() };
+    assert_eq!(p.push(&ramp(1, 1), &mut rec), Err(PushError::Hook));
+    assert!(rec.output.is_some(), "output was delivered before the subscriber failed");
+
+    let mut rec = Recorder { panic_stage: true, ..Recorder::default() };
+    assert_eq!(p.push(&ramp(1, 1), &mut rec), Err(PushError::Hook));
+
+    let mut rec = Recorder::default();
+    p.push(&ramp(1, 1), &mut rec).unwrap();
+    assert_eq!(rec.output.unwrap().samples(), &[3.0]);
+}
+
+#[test]
+fn live_counters_follow_native_objects() {
+    let _guard = COUNTERS.lock().unwrap_or_else(|e| e.into_inner());
+    let base = live_objects();
+    {
+        let mut p = Pipeline::new().unwrap();
+        let proto = Stage::gain(1.5).unwrap();
+        p.append(proto.duplicate().unwrap()).unwrap();
+        let sub = p.subscribe(1).unwrap();
+        let block = Block::new(8, 2).unwrap();
+        let now = live_objects();
+        assert_eq!(now.pipelines - base.pipelines, 1);
+        assert_eq!(now.stages - base.stages, 2);
+        assert_eq!(now.subscriptions - base.subscriptions, 1);
+        assert!(now.blocks - base.blocks >= 1);
+        let out = push(&mut p, &block);
+        drop(p);
+        assert!(!sub.is_active(), "a dropped pipeline cancels its subscriptions");
+        drop((out, sub, proto, block));
+    }
+    // Other tests may still hold blocks; the types this test owns are exact.
+    let end = live_objects();
+    assert_eq!((end.pipelines, end.stages, end.subscriptions), (base.pipelines, base.stages, base.subscriptions));
+}
