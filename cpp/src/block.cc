@@ -1,5 +1,6 @@
 #include "sluice/block.h"
 
+#include <algorithm>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -24,8 +25,18 @@ std::size_t checked_len(std::size_t frames, std::size_t channels) {
 }  // namespace
 
 Block::Block(std::size_t frames, std::size_t channels)
-    : frames_(frames), channels_(channels), samples_(checked_len(frames, channels), 0.0f) {}
+    : Block(frames, channels, Uninitialized{}) {
+  std::fill(samples_.begin(), samples_.end(), 0.0f);
+}
+
+Block::Block(std::size_t frames, std::size_t channels, Uninitialized)
+    : frames_(frames), channels_(channels), samples_(checked_len(frames, channels)) {}
 
 std::unique_ptr<Block> Block::clone() const { return std::make_unique<Block>(*this); }
+
+std::unique_ptr<Block> Block::uninitialized_like(const Block& shape) {
+  // Not make_unique: the constructor is private.
+  return std::unique_ptr<Block>(new Block(shape.frames_, shape.channels_, Uninitialized{}));
+}
 
 }  // namespace sluice

@@ -36,14 +36,28 @@ std::shared_ptr<Subscription> Pipeline::subscribe(std::uint64_t token) {
   return subscription;
 }
 
-void Pipeline::push(const Block& input, PushHooks& hooks) { process(input.clone(), hooks); }
+void Pipeline::push(const Block& input, PushHooks& hooks) {
+  auto* first = stages_.empty() ? nullptr : dynamic_cast<NativeStage*>(stages_.front().get());
+  if (first == nullptr) {
+    run_from(0, input.clone(), hooks);
+    return;
+  }
+  // Copy and first stage in one pass over memory.
+  auto block = Block::uninitialized_like(input);
+  first->process_into(input, *block);
+  run_from(1, std::move(block), hooks);
+}
 
 void Pipeline::process(std::unique_ptr<Block> block, PushHooks& hooks) {
+  run_from(0, std::move(block), hooks);
+}
+
+void Pipeline::run_from(std::size_t first_stage, std::unique_ptr<Block> block, PushHooks& hooks) {
   if (!block) {
     throw std::invalid_argument("cannot push a null block");
   }
-  for (auto& stage : stages_) {
-    block = stage->run(std::move(block), hooks);
+  for (std::size_t i = first_stage; i < stages_.size(); ++i) {
+    block = stages_[i]->run(std::move(block), hooks);
     if (!block) {
       throw std::logic_error("a stage returned no block");
     }

@@ -23,9 +23,24 @@ float require_finite(const char* what, float value) {
 
 }  // namespace
 
+void NativeStage::process_into(const Block& input, Block& output) {
+  std::copy(input.data(), input.data() + input.len(), output.data());
+  process(output);
+}
+
 Gain::Gain(float factor) : factor_(require_finite("Gain factor", factor)) {}
 
 std::unique_ptr<Stage> Gain::clone() const { return std::make_unique<Gain>(factor_); }
+
+void Gain::process_into(const Block& input, Block& output) {
+  const float* in = input.data();
+  float* out = output.data();
+  const std::size_t n = input.len();
+  const float factor = factor_;
+  for (std::size_t i = 0; i < n; ++i) {
+    out[i] = in[i] * factor;
+  }
+}
 
 void Gain::process(Block& block) {
   float* samples = block.data();
@@ -39,6 +54,16 @@ void Gain::process(Block& block) {
 Offset::Offset(float value) : value_(require_finite("Offset value", value)) {}
 
 std::unique_ptr<Stage> Offset::clone() const { return std::make_unique<Offset>(value_); }
+
+void Offset::process_into(const Block& input, Block& output) {
+  const float* in = input.data();
+  float* out = output.data();
+  const std::size_t n = input.len();
+  const float value = value_;
+  for (std::size_t i = 0; i < n; ++i) {
+    out[i] = in[i] + value;
+  }
+}
 
 void Offset::process(Block& block) {
   float* samples = block.data();
@@ -58,6 +83,15 @@ Clip::Clip(float lo, float hi) : lo_(lo), hi_(hi) {
 }
 
 std::unique_ptr<Stage> Clip::clone() const { return std::make_unique<Clip>(lo_, hi_); }
+
+void Clip::process_into(const Block& input, Block& output) {
+  const float* in = input.data();
+  float* out = output.data();
+  const std::size_t n = input.len();
+  for (std::size_t i = 0; i < n; ++i) {
+    out[i] = std::min(std::max(in[i], lo_), hi_);
+  }
+}
 
 void Clip::process(Block& block) {
   float* samples = block.data();

@@ -54,6 +54,8 @@ class Pipeline : private detail::LiveCounted<LiveKind::Pipeline> {
   void process(std::unique_ptr<Block> block, PushHooks& hooks);
 
  private:
+  void run_from(std::size_t first_stage, std::unique_ptr<Block> block, PushHooks& hooks);
+
   std::vector<std::unique_ptr<Stage>> stages_;
   std::vector<std::shared_ptr<Subscription>> subscriptions_;
 };

@@ -44,6 +44,10 @@ class Stage : private detail::LiveCounted<LiveKind::Stage> {
 class NativeStage : public Stage {
  public:
   std::unique_ptr<Block> run(std::unique_ptr<Block> block, PushHooks& hooks) final;
+  // Writes the result of processing `input` into `output`, a block of the
+  // same shape with unspecified samples. A push uses it for its first stage
+  // so that copying the input and processing it is one pass over memory.
+  virtual void process_into(const Block& input, Block& output);
 
  protected:
   virtual void process(Block& block) = 0;
@@ -54,6 +58,7 @@ class Gain final : public NativeStage {
   // Throws std::invalid_argument unless factor is finite.
   explicit Gain(float factor);
   std::unique_ptr<Stage> clone() const override;
+  void process_into(const Block& input, Block& output) override;
   float factor() const noexcept { return factor_; }
 
  protected:
@@ -68,6 +73,7 @@ class Offset final : public NativeStage {
   // Throws std::invalid_argument unless value is finite.
   explicit Offset(float value);
   std::unique_ptr<Stage> clone() const override;
+  void process_into(const Block& input, Block& output) override;
   float value() const noexcept { return value_; }
 
  protected:
@@ -82,6 +88,7 @@ class Clip final : public NativeStage {
   // Throws std::invalid_argument unless lo <= hi (NaN bounds included).
   Clip(float lo, float hi);
   std::unique_ptr<Stage> clone() const override;
+  void process_into(const Block& input, Block& output) override;
   float lo() const noexcept { return lo_; }
   float hi() const noexcept { return hi_; }
 

@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use crate::stages::value_error;
 
 /// A frames x channels block of float32 samples, frame-major.
-#[pyclass(module = "sluice._native", name = "Block", frozen)]
+#[pyclass(module = "sluice._native", name = "Block", frozen, weakref)]
 pub struct PyBlock {
     // Never resized or replaced while this object lives: `data` and every
     // exported buffer point into it.
@@ -62,10 +62,14 @@ impl PyBlock {
         unsafe { std::slice::from_raw_parts(self.data.as_ptr(), self.len()) }
     }
 
-    /// A native copy, for the core to own.
-    pub(crate) fn to_native(&self, py: Python<'_>) -> PyResult<sluice_core::Block> {
-        sluice_core::Block::from_samples(self.samples(py), self.block.channels())
-            .map_err(value_error)
+    pub(crate) fn native(&self) -> &sluice_core::Block {
+        &self.block
+    }
+
+    /// A native copy, for the core to own. Taken with the GIL held, so no
+    /// Python thread writes through a view meanwhile.
+    pub(crate) fn to_native(&self, _py: Python<'_>) -> PyResult<sluice_core::Block> {
+        self.block.duplicate().map_err(value_error)
     }
 }
 

@@ -59,7 +59,7 @@ fn thread_key() -> usize {
 
 /// A pipeline of stages. Native stages run without the GIL; callable stages
 /// and subscribers are called with it.
-#[pyclass(module = "sluice._native", name = "Pipeline", frozen)]
+#[pyclass(module = "sluice._native", name = "Pipeline", frozen, weakref)]
 pub struct PyPipeline {
     // Locked only with the GIL released (inside `py.detach`), so a push that
     // holds it while calling back into Python cannot deadlock a thread that
@@ -156,15 +156,16 @@ impl PyPipeline {
     /// calling every active subscriber with it.
     fn push(&self, py: Python<'_>, block: &Bound<'_, PyBlock>) -> PyResult<Py<PyBlock>> {
         self.check_not_reentrant("push")?;
-        // Copied with the GIL held: no Python thread can write the input
-        // through a view while the copy is taken.
-        let input = block.get().to_native(py)?;
+        // Read without the GIL, like numpy's ufuncs read their operands: a
+        // thread that writes the input through a view during the push races
+        // with it. The input object itself stays alive: `block` borrows it.
+        let input = block.get().native();
         let mut hooks = PythonHooks { callbacks: &self.callbacks, error: None, output: Output::None };
         let me = thread_key();
         let result = py.detach(|| {
             let mut core = self.core.lock().unwrap_or_else(PoisonError::into_inner);
             self.pushing_thread.store(me, Ordering::Release);
-            let result = core.process(input, &mut hooks);
+            let result = core.push(input, &mut hooks);
             self.pushing_thread.store(0, Ordering::Release);
             result
         });
@@ -314,7 +315,7 @@ impl PushHooks for PythonHooks<'_> {
 
 /// A subscriber's registration. `cancel()` drops the pipeline's reference
 /// to the callback at once; `with pipeline.subscribe(cb):` cancels on exit.
-#[pyclass(module = "sluice._native", name = "Subscription", frozen)]
+#[pyclass(module = "sluice._native", name = "Subscription", frozen, weakref)]
 pub struct PySubscription {
     subscription: sluice_core::Subscription,
     // Weak: a subscription does not keep its pipeline's callables alive.
