@@ -5,7 +5,8 @@ use std::path::PathBuf;
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let cpp = manifest.join("../../cpp");
-    let sources = ["live.cc", "block.cc", "stage.cc", "pipeline.cc"].map(|f| cpp.join("src").join(f));
+    let sources =
+        ["live.cc", "block.cc", "stage.cc", "pipeline.cc"].map(|f| cpp.join("src").join(f));
 
     cxx_build::bridge("src/ffi.rs")
         .file("src/bridge.cc")

@@ -68,8 +68,11 @@ pub(crate) mod bridge {
         #[namespace = "sluice::bridge"]
         fn subscribe(pipeline: Pin<&mut Pipeline>, token: u64) -> Result<SharedPtr<Subscription>>;
         #[namespace = "sluice::bridge"]
-        fn push_block(pipeline: Pin<&mut Pipeline>, input: &Block, sink: &mut HookSink<'_>)
-            -> Result<()>;
+        fn push_block(
+            pipeline: Pin<&mut Pipeline>,
+            input: &Block,
+            sink: &mut HookSink<'_>,
+        ) -> Result<()>;
         #[namespace = "sluice::bridge"]
         fn process_block(
             pipeline: Pin<&mut Pipeline>,
@@ -122,7 +125,10 @@ pub(crate) struct HookSink<'a> {
 
 impl<'a> HookSink<'a> {
     pub(crate) fn new(hooks: &'a mut dyn PushHooks) -> Self {
-        HookSink { hooks, failed: false }
+        HookSink {
+            hooks,
+            failed: false,
+        }
     }
 
     // A panic must not unwind into C++ (it would abort the process): turn it
@@ -132,8 +138,8 @@ impl<'a> HookSink<'a> {
         f: impl FnOnce(&mut dyn PushHooks) -> Result<T, HookFailed>,
     ) -> Result<T, HookFailed> {
         let hooks = &mut *self.hooks;
-        let result = panic::catch_unwind(AssertUnwindSafe(|| f(hooks)))
-            .unwrap_or(Err(HookFailed::Panicked));
+        let result =
+            panic::catch_unwind(AssertUnwindSafe(|| f(hooks))).unwrap_or(Err(HookFailed::Panicked));
         if result.is_err() {
             self.failed = true;
         }
@@ -147,10 +153,14 @@ fn sink_call_stage(
     block: UniquePtr<bridge::Block>,
 ) -> Result<UniquePtr<bridge::Block>, HookFailed> {
     let block = Block::from_unique(block).ok_or(HookFailed::NullBlock)?;
-    sink.guarded(|hooks| hooks.call_stage(token, block)).map(Block::into_unique)
+    sink.guarded(|hooks| hooks.call_stage(token, block))
+        .map(Block::into_unique)
 }
 
-fn sink_deliver(sink: &mut HookSink<'_>, output: UniquePtr<bridge::Block>) -> Result<(), HookFailed> {
+fn sink_deliver(
+    sink: &mut HookSink<'_>,
+    output: UniquePtr<bridge::Block>,
+) -> Result<(), HookFailed> {
     let output = Block::from_unique(output).ok_or(HookFailed::NullBlock)?;
     sink.guarded(|hooks| {
         hooks.deliver(output);

@@ -79,9 +79,11 @@ impl Block {
     /// A block holding `samples`, `channels` per frame.
     pub fn from_samples(samples: &[f32], channels: usize) -> Result<Block, CoreError> {
         if channels == 0 {
-            return Err(CoreError::InvalidArgument("channels must be >= 1, got 0".into()));
+            return Err(CoreError::InvalidArgument(
+                "channels must be >= 1, got 0".into(),
+            ));
         }
-        if samples.len() % channels != 0 {
+        if !samples.len().is_multiple_of(channels) {
             return Err(CoreError::InvalidArgument(format!(
                 "{} samples do not make whole frames of {channels} channels",
                 samples.len()
@@ -124,7 +126,9 @@ impl Block {
 
     /// A deep copy.
     pub fn duplicate(&self) -> Result<Block, CoreError> {
-        Ok(Block { inner: bridge::clone_block(self.get())? })
+        Ok(Block {
+            inner: bridge::clone_block(self.get())?,
+        })
     }
 }
 
@@ -145,34 +149,46 @@ pub struct Stage {
 impl Stage {
     /// Multiplies every sample by `factor`.
     pub fn gain(factor: f32) -> Result<Stage, CoreError> {
-        Ok(Stage { inner: bridge::new_gain(factor)? })
+        Ok(Stage {
+            inner: bridge::new_gain(factor)?,
+        })
     }
 
     /// Adds `value` to every sample.
     pub fn offset(value: f32) -> Result<Stage, CoreError> {
-        Ok(Stage { inner: bridge::new_offset(value)? })
+        Ok(Stage {
+            inner: bridge::new_offset(value)?,
+        })
     }
 
     /// Clamps every sample into `[lo, hi]`; needs `lo <= hi`.
     pub fn clip(lo: f32, hi: f32) -> Result<Stage, CoreError> {
-        Ok(Stage { inner: bridge::new_clip(lo, hi)? })
+        Ok(Stage {
+            inner: bridge::new_clip(lo, hi)?,
+        })
     }
 
     /// Causal moving average per channel over `window >= 1` frames, with
     /// history carried across pushes.
     pub fn moving_average(window: usize) -> Result<Stage, CoreError> {
-        Ok(Stage { inner: bridge::new_moving_average(window)? })
+        Ok(Stage {
+            inner: bridge::new_moving_average(window)?,
+        })
     }
 
     /// A stage whose work is done by [`PushHooks::call_stage`] with `token`.
     pub fn callback(token: u64) -> Result<Stage, CoreError> {
-        Ok(Stage { inner: bridge::new_callback_stage(token)? })
+        Ok(Stage {
+            inner: bridge::new_callback_stage(token)?,
+        })
     }
 
     /// A fresh stage with the same parameters and no state.
     pub fn duplicate(&self) -> Result<Stage, CoreError> {
         let stage = self.inner.as_ref().expect("Stage is never null");
-        Ok(Stage { inner: bridge::clone_stage(stage)? })
+        Ok(Stage {
+            inner: bridge::clone_stage(stage)?,
+        })
     }
 }
 
@@ -224,7 +240,9 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new() -> Result<Pipeline, CoreError> {
-        Ok(Pipeline { inner: bridge::new_pipeline()? })
+        Ok(Pipeline {
+            inner: bridge::new_pipeline()?,
+        })
     }
 
     pub fn append(&mut self, stage: Stage) -> Result<(), CoreError> {
@@ -247,7 +265,9 @@ impl Pipeline {
 
     /// Registers subscriber `token`, notified after every push while active.
     pub fn subscribe(&mut self, token: u64) -> Result<Subscription, CoreError> {
-        Ok(Subscription { inner: bridge::subscribe(self.inner.pin_mut(), token)? })
+        Ok(Subscription {
+            inner: bridge::subscribe(self.inner.pin_mut(), token)?,
+        })
     }
 
     /// Runs every stage on a copy of `input` (left untouched), hands the
@@ -298,7 +318,12 @@ impl LiveObjects {
 pub fn live_objects() -> LiveObjects {
     // Kinds 0..4 are sluice::LiveKind's values, all valid.
     let count = |kind: u8| bridge::live_count(kind).expect("known live-object kind");
-    LiveObjects { blocks: count(0), pipelines: count(1), stages: count(2), subscriptions: count(3) }
+    LiveObjects {
+        blocks: count(0),
+        pipelines: count(1),
+        stages: count(2),
+        subscriptions: count(3),
+    }
 }
 
 #[cfg(test)]

@@ -36,7 +36,11 @@ impl PushHooks for Recorder {
 
     fn notify(&mut self, token: u64) -> Result<(), HookFailed> {
         self.notified.push(token);
-        if self.fail_notify == Some(token) { Err(HookFailed::Failed) } else { Ok(()) }
+        if self.fail_notify == Some(token) {
+            Err(HookFailed::Failed)
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -90,10 +94,16 @@ fn native_stages_compute() {
 
 #[test]
 fn stage_arguments_are_checked() {
-    assert!(Stage::clip(1.0, 0.0).unwrap_err().to_string().contains("lo <= hi"));
+    assert!(Stage::clip(1.0, 0.0)
+        .unwrap_err()
+        .to_string()
+        .contains("lo <= hi"));
     assert!(Stage::clip(f32::NAN, 0.0).is_err());
     assert!(Stage::clip(1.0, 1.0).is_ok());
-    assert!(Stage::moving_average(0).unwrap_err().to_string().contains("window"));
+    assert!(Stage::moving_average(0)
+        .unwrap_err()
+        .to_string()
+        .contains("window"));
 }
 
 #[test]
@@ -116,7 +126,11 @@ fn moving_average_streams_across_pushes() {
     p.append(Stage::moving_average(2).unwrap()).unwrap();
     assert_eq!(push(&mut p, &ramp(4, 1)).samples(), &[0.0, 0.5, 1.5, 2.5]);
     p.reset();
-    assert_eq!(push(&mut p, &ramp(2, 1)).samples(), &[0.0, 0.5], "reset clears history");
+    assert_eq!(
+        push(&mut p, &ramp(2, 1)).samples(),
+        &[0.0, 0.5],
+        "reset clears history"
+    );
 }
 
 #[test]
@@ -159,16 +173,28 @@ fn hook_failures_stop_the_push_and_leave_the_pipeline_usable() {
     p.append(Stage::callback(2).unwrap()).unwrap();
     let _sub = p.subscribe(7).unwrap();
 
-    let mut rec = Recorder { fail_stage: Some(1), ..Recorder::default() };
+    let mut rec = Recorder {
+        fail_stage: Some(1),
+        ..Recorder::default()
+    };
     assert_eq!(p.push(&ramp(1, 1), &mut rec), Err(PushError::Hook));
     assert_eq!(rec.stage_calls, vec![1]);
     assert!(rec.output.is_none() && rec.notified.is_empty());
 
-    let mut rec = Recorder { fail_notify: Some(7), ..Recorder::default() };
+    let mut rec = Recorder {
+        fail_notify: Some(7),
+        ..Recorder::default()
+    };
     assert_eq!(p.push(&ramp(1, 1), &mut rec), Err(PushError::Hook));
-    assert!(rec.output.is_some(), "output was delivered before the subscriber failed");
+    assert!(
+        rec.output.is_some(),
+        "output was delivered before the subscriber failed"
+    );
 
-    let mut rec = Recorder { panic_stage: true, ..Recorder::default() };
+    let mut rec = Recorder {
+        panic_stage: true,
+        ..Recorder::default()
+    };
     assert_eq!(p.push(&ramp(1, 1), &mut rec), Err(PushError::Hook));
 
     let mut rec = Recorder::default();
@@ -193,10 +219,16 @@ fn live_counters_follow_native_objects() {
         assert!(now.blocks - base.blocks >= 1);
         let out = push(&mut p, &block);
         drop(p);
-        assert!(!sub.is_active(), "a dropped pipeline cancels its subscriptions");
+        assert!(
+            !sub.is_active(),
+            "a dropped pipeline cancels its subscriptions"
+        );
         drop((out, sub, proto, block));
     }
     // Other tests may still hold blocks; the types this test owns are exact.
     let end = live_objects();
-    assert_eq!((end.pipelines, end.stages, end.subscriptions), (base.pipelines, base.stages, base.subscriptions));
+    assert_eq!(
+        (end.pipelines, end.stages, end.subscriptions),
+        (base.pipelines, base.stages, base.subscriptions)
+    );
 }

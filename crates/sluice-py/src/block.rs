@@ -83,7 +83,11 @@ fn check_dim(name: &str, value: i64, min: i64) -> PyResult<usize> {
 fn is_float32_format(format: &CStr) -> bool {
     let format = format.to_bytes();
     // '@' and '=' mean native byte order; so does '<' or '>' when it matches.
-    let native = if cfg!(target_endian = "little") { b'<' } else { b'>' };
+    let native = if cfg!(target_endian = "little") {
+        b'<'
+    } else {
+        b'>'
+    };
     match format {
         [b'f'] => true,
         [order, b'f'] => *order == b'@' || *order == b'=' || *order == native,
@@ -98,7 +102,9 @@ impl PyBlock {
     fn py_new(frames: i64, channels: i64) -> PyResult<PyBlock> {
         let frames = check_dim("frames", frames, 0)?;
         let channels = check_dim("channels", channels, 1)?;
-        Ok(PyBlock::new(sluice_core::Block::new(frames, channels).map_err(value_error)?))
+        Ok(PyBlock::new(
+            sluice_core::Block::new(frames, channels).map_err(value_error)?,
+        ))
     }
 
     /// Copies a C-contiguous float32 buffer: 1-D is one channel, 2-D is
@@ -188,11 +194,18 @@ impl PyBlock {
     /// The samples as a list of frames, each a list of `channels` floats.
     fn tolist(&self, py: Python<'_>) -> Vec<Vec<f32>> {
         let channels = self.block.channels();
-        self.samples(py).chunks(channels).map(<[f32]>::to_vec).collect()
+        self.samples(py)
+            .chunks(channels)
+            .map(<[f32]>::to_vec)
+            .collect()
     }
 
     fn __repr__(&self) -> String {
-        format!("Block(frames={}, channels={})", self.block.frames(), self.block.channels())
+        format!(
+            "Block(frames={}, channels={})",
+            self.block.frames(),
+            self.block.channels()
+        )
     }
 
     unsafe fn __getbuffer__(
@@ -201,12 +214,16 @@ impl PyBlock {
         flags: c_int,
     ) -> PyResult<()> {
         if view.is_null() {
-            return Err(PyBufferError::new_err("Block.__getbuffer__ got a null view"));
+            return Err(PyBufferError::new_err(
+                "Block.__getbuffer__ got a null view",
+            ));
         }
         let this = slf.get();
         let many_frames_and_channels = this.shape[0] > 1 && this.shape[1] > 1;
         if flags & ffi::PyBUF_F_CONTIGUOUS == ffi::PyBUF_F_CONTIGUOUS && many_frames_and_channels {
-            return Err(PyBufferError::new_err("a Block is C-contiguous, not Fortran-contiguous"));
+            return Err(PyBufferError::new_err(
+                "a Block is C-contiguous, not Fortran-contiguous",
+            ));
         }
         let want_shape = flags & ffi::PyBUF_ND == ffi::PyBUF_ND;
         let want_strides = flags & ffi::PyBUF_STRIDES == ffi::PyBUF_STRIDES;
@@ -221,13 +238,23 @@ impl PyBlock {
             (*view).len = (this.len() * std::mem::size_of::<f32>()) as ffi::Py_ssize_t;
             (*view).readonly = 0;
             (*view).itemsize = std::mem::size_of::<f32>() as ffi::Py_ssize_t;
-            (*view).format =
-                if want_format { c"f".as_ptr().cast_mut() } else { ptr::null_mut() };
+            (*view).format = if want_format {
+                c"f".as_ptr().cast_mut()
+            } else {
+                ptr::null_mut()
+            };
             // Without PyBUF_ND the consumer sees plain bytes: one dimension.
             (*view).ndim = if want_shape { 2 } else { 1 };
-            (*view).shape = if want_shape { this.shape.as_ptr().cast_mut() } else { ptr::null_mut() };
-            (*view).strides =
-                if want_strides { this.strides.as_ptr().cast_mut() } else { ptr::null_mut() };
+            (*view).shape = if want_shape {
+                this.shape.as_ptr().cast_mut()
+            } else {
+                ptr::null_mut()
+            };
+            (*view).strides = if want_strides {
+                this.strides.as_ptr().cast_mut()
+            } else {
+                ptr::null_mut()
+            };
             (*view).suboffsets = ptr::null_mut();
             (*view).internal = ptr::null_mut();
         }
@@ -242,5 +269,8 @@ impl PyBlock {
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "an object".into())
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "an object".into())
 }

@@ -39,7 +39,9 @@ impl Callbacks {
     }
 
     fn get(&self, py: Python<'_>, token: u64) -> Option<Py<PyAny>> {
-        self.lock().get(&token).map(|callable| callable.clone_ref(py))
+        self.lock()
+            .get(&token)
+            .map(|callable| callable.clone_ref(py))
     }
 
     fn remove(&self, token: u64) -> Option<Py<PyAny>> {
@@ -160,7 +162,11 @@ impl PyPipeline {
         // thread that writes the input through a view during the push races
         // with it. The input object itself stays alive: `block` borrows it.
         let input = block.get().native();
-        let mut hooks = PythonHooks { callbacks: &self.callbacks, error: None, output: Output::None };
+        let mut hooks = PythonHooks {
+            callbacks: &self.callbacks,
+            error: None,
+            output: Output::None,
+        };
         let me = thread_key();
         let result = py.detach(|| {
             let mut core = self.core.lock().unwrap_or_else(PoisonError::into_inner);
@@ -179,11 +185,7 @@ impl PyPipeline {
     }
 
     /// Calls `callback(block)` after every push until cancelled.
-    fn subscribe(
-        &self,
-        py: Python<'_>,
-        callback: &Bound<'_, PyAny>,
-    ) -> PyResult<PySubscription> {
+    fn subscribe(&self, py: Python<'_>, callback: &Bound<'_, PyAny>) -> PyResult<PySubscription> {
         if !callback.is_callable() {
             return Err(PyTypeError::new_err(format!(
                 "subscribe needs a callable callback(Block), got {}",
@@ -193,9 +195,10 @@ impl PyPipeline {
         self.check_not_reentrant("subscribe")?;
         let token = self.callbacks.insert(callback.clone().unbind());
         match self.with_core(py, "subscribe", |core| core.subscribe(token))? {
-            Ok(subscription) => {
-                Ok(PySubscription { subscription, callbacks: Arc::downgrade(&self.callbacks) })
-            }
+            Ok(subscription) => Ok(PySubscription {
+                subscription,
+                callbacks: Arc::downgrade(&self.callbacks),
+            }),
             Err(e) => {
                 drop(self.callbacks.remove(token));
                 Err(value_error(e))
@@ -282,7 +285,11 @@ impl PythonHooks<'_> {
             returned.cast_into::<PyBlock>().map_err(|e| {
                 PyTypeError::new_err(format!(
                     "a callable stage must return a sluice.Block or None, got {}",
-                    e.into_inner().get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                    e.into_inner()
+                        .get_type()
+                        .name()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default()
                 ))
             })?
         };
@@ -292,7 +299,9 @@ impl PythonHooks<'_> {
 
     fn run_subscriber(&mut self, py: Python<'_>, token: u64) -> PyResult<()> {
         // Missing: cancelled since the push started.
-        let Some(callback) = self.callbacks.get(py, token) else { return Ok(()) };
+        let Some(callback) = self.callbacks.get(py, token) else {
+            return Ok(());
+        };
         let output = self.output.object(py)?;
         callback.bind(py).call1((output,))?;
         Ok(())
