@@ -1,1 +1,64 @@
-fn main() {}
+//! `cargo xtask`: sluice's project automation (see `cargo xtask --help`).
+//!
+//! Style after rust-analyzer's xtask: a plain binary, `xshell` for commands,
+//! no build scripts. Exit codes: 0 clean, 1 a check found something, 2 the
+//! harness could not run.
+
+mod ci;
+mod flags;
+mod memtest;
+mod snapshot;
+mod supp;
+mod util;
+mod valgrind;
+mod venv;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Parser;
+use xshell::Shell;
+
+use crate::flags::{Cmd, MemtestArgs, Stage, Xtask};
+
+fn main() -> ExitCode {
+    let flags = Xtask::parse();
+    let res = run(flags);
+    let code = util::exit_code(&res);
+    if let Err(e) = &res {
+        let kind = if code == 1 {
+            "FAILED"
+        } else {
+            "HARNESS ERROR (exit 2)"
+        };
+        eprintln!("\nxtask: {kind}: {e:#}");
+    }
+    ExitCode::from(code as u8)
+}
+
+fn run(flags: Xtask) -> Result<()> {
+    let sh = Shell::new()?;
+    let root = util::project_root();
+    sh.change_dir(&root);
+    match flags.cmd {
+        Cmd::Ci(args) => ci::run(&sh, &root, &args),
+        Cmd::Memtest(args) => memtest::run(&sh, &root, &args),
+        Cmd::Valgrind(args) => {
+            let opts = valgrind::ValgrindOptions {
+                track_origins: args.track_origins,
+                gen_suppressions: args.gen_suppressions,
+                extra_args: args.valgrind_args,
+            };
+            memtest::run_valgrind_only(
+                &sh,
+                &root,
+                &MemtestArgs {
+                    stage: Some(Stage::Valgrind),
+                    select: args.select,
+                },
+                &opts,
+            )
+        }
+        Cmd::PythonSupp(args) => supp::python_supp(&sh, &root, &args),
+    }
+}

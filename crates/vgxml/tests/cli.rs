@@ -1,0 +1,164 @@
+//! The `vgxml` binary: output shapes and exit codes.
+
+mod common;
+
+use common::*;
+use std::process::{Command, Output};
+
+fn vgxml(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vgxml"))
+        .args(args)
+        .current_dir(fixtures())
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+#[test]
+fn summary_json_shape_and_exit_0() {
+    let o = vgxml(&["summary", "--json", "fork-parent.xml", "fork-child.xml"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 1, "exactly one JSON object");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["complete"], true);
+    assert_eq!(v["leaks"]["definitely_lost"]["bytes"], 73);
+    assert_eq!(v["leaks"]["definitely_lost"]["blocks"], 3);
+    for k in ["indirectly_lost", "possibly_lost", "still_reachable"] {
+        assert!(v["leaks"][k].is_object(), "{k}");
+    }
+    assert!(v["errors"].is_object());
+    assert_eq!(v["processes"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn summary_not_shown_is_null_and_text_says_so() {
+    let o = vgxml(&["summary", "--json", "leaks-default.xml"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v["leaks"]["still_reachable"].is_null());
+    assert!(v["leaks"]["indirectly_lost"].is_null());
+    assert_eq!(v["derived"]["indirectly_lost_bytes"], 192);
+    let o = vgxml(&["summary", "leaks-default.xml"]);
+    assert!(stdout(&o).contains("still reachable: not shown"));
+}
+
+#[test]
+fn summary_exit_3_when_truncated_and_2_when_invalid() {
+    let dir = std::env::temp_dir().join(format!("vgxml-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let full = std::fs::read(fixture("leaks-all.xml")).unwrap();
+    let cut = dir.join("cut.xml");
+    std::fs::write(&cut, &full[..full.len() / 2]).unwrap();
+    let bad = dir.join("bad.xml");
+    std::fs::write(&bad, "<html/>").unwrap();
+    let o = vgxml(&["summary", "--json", cut.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["complete"], false);
+    let o = vgxml(&["summary", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("bad.xml") && err.contains("not a Valgrind XML report"),
+        "{err}"
+    );
+    let o = vgxml(&["summary", "/nonexistent.xml"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = vgxml(&["check", cut.to_str().unwrap(), "--fail-on", "errors"]);
+    assert_eq!(o.status.code(), Some(3), "incomplete is never clean");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn check_verdicts() {
+    let o = vgxml(&["check", "leaks-all.xml"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains("Leak_DefinitelyLost: 224 (32 direct, 192 indirect) bytes"),
+        "{out}"
+    );
+    assert!(!out.contains("loss record"));
+    let o = vgxml(&["check", "leaks-all.xml", "--fail-on", "errors"]);
+    assert_eq!(o.status.code(), Some(0));
+    let o = vgxml(&["check", "memerr.xml", "--ours", "*/libnothing.so"]);
+    assert_eq!(o.status.code(), Some(0), "nothing in our code");
+    let o = vgxml(&[
+        "check",
+        "memerr.xml",
+        "--ours-src",
+        "/work/",
+        "--fail-on",
+        "errors",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("5 offending record(s)"));
+}
+
+#[test]
+fn check_github_and_junit_formats() {
+    let o = vgxml(&[
+        "check",
+        "memerr.xml",
+        "--ours-fn",
+        "invalid_*",
+        "--fail-on",
+        "errors",
+        "--format",
+        "github",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[0].starts_with("::error file="), "{out}");
+    assert!(lines[0].contains("memerr.c,line=12,"), "{out}");
+    let o = vgxml(&["check", "leaks-all.xml", "--format", "junit"]);
+    let out = stdout(&o);
+    assert!(out.starts_with("<?xml"));
+    assert!(
+        out.contains("<testsuite name=\"vgxml check\" tests=\"10\" failures=\"10\">"),
+        "{out}"
+    );
+    let o = vgxml(&["check", "leaks-all.xml", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["offending"], 10);
+}
+
+#[test]
+fn suppressions_are_deduplicated() {
+    let o = vgxml(&["suppressions", "supp.xml", "supp.xml"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    assert_eq!(
+        out.matches("<insert_a_suppression_name_here>").count(),
+        5,
+        "{out}"
+    );
+    assert!(out.contains("Memcheck:Addr4\n   fun:invalid_read\n   fun:main\n}"));
+}
+
+#[test]
+fn records_and_usage() {
+    let o = vgxml(&["records", "segv.xml"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    for line in out.lines() {
+        let _: serde_json::Value = serde_json::from_str(line).unwrap();
+    }
+    assert!(out.contains("\"fatal_signal\""));
+    assert_eq!(vgxml(&["--help"]).status.code(), Some(0));
+    assert_eq!(
+        vgxml(&["summary", "--format", "nope", "x"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(vgxml(&["frobnicate", "x"]).status.code(), Some(2));
+}

@@ -1,0 +1,115 @@
+//! Command-line interface of `cargo xtask` (clap, derive style).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Project automation for sluice.
+///
+/// Exit codes (every command): 0 = clean, 1 = a check failed (a leak, a memory
+/// error, a failing test or lint, a changed snapshot), 2 = the harness itself
+/// could not run (a missing tool such as valgrind, python3-venv or a compiler;
+/// an incomplete Valgrind report).
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    version,
+    about,
+    long_about
+)]
+pub struct Xtask {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Everything CI checks, in order: rustfmt, clippy, cargo test, venv + wheel,
+    /// the Python unit tests, actionlint on .github/workflows, then `memtest`.
+    Ci(CiArgs),
+    /// The leak-test pipeline: build the `memtest` wheel into target/venv, run the
+    /// tracemalloc stage, then the Valgrind stage, compare each stage's normalised
+    /// leak summary with its snapshot in xtask/snapshots/, write target/memtest/report.json.
+    Memtest(MemtestArgs),
+    /// Run the Valgrind stage alone (builds and installs the wheel first).
+    Valgrind(ValgrindArgs),
+    /// Regenerate this Python version's section of suppressions/python.supp from an
+    /// interpreter-only Valgrind run (the same imports as the tests, no sluice code).
+    PythonSupp(PythonSuppArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    /// Skip the final `memtest` step (quick local check).
+    #[arg(long)]
+    pub skip_memtest: bool,
+    /// Number of Valgrind shards for the memtest step (default: number of cores).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Stage {
+    /// Python allocations (tracemalloc) and `sluice.live_objects()`; fast, native code invisible.
+    Tracemalloc,
+    /// Every malloc (PYTHONMALLOC=malloc) under Valgrind memcheck; sees C++ and Rust leaks.
+    Valgrind,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SelectArgs {
+    /// Only run tests whose name matches PATTERN (substring, or fnmatch pattern
+    /// with `*`); may be repeated. Like `python -m unittest -k`. Skips the snapshot check.
+    #[arg(short = 'k', value_name = "PATTERN")]
+    pub patterns: Vec<String>,
+    /// Iterations per measured round. Default: 200 for tracemalloc; for Valgrind 10,
+    /// and the Valgrind stage runs every shard twice, at N and at 2N iterations.
+    #[arg(long, value_name = "N")]
+    pub iterations: Option<u32>,
+    /// Number of Valgrind shards (processes) run in parallel (default: number of cores).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Accept the current normalised leak summaries as the new snapshots in
+    /// xtask/snapshots/ (what `cargo insta review` would do; works with CI set, too).
+    #[arg(long)]
+    pub accept: bool,
+    /// Do not rebuild and reinstall the wheel (use what is in target/venv).
+    #[arg(long)]
+    pub no_build: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MemtestArgs {
+    /// Run one stage only (default: both, tracemalloc first).
+    #[arg(long, value_enum)]
+    pub stage: Option<Stage>,
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ValgrindArgs {
+    /// Pass `--track-origins=yes`: the report shows where uninitialised values came from (slower).
+    #[arg(long)]
+    pub track_origins: bool,
+    /// Pass `--gen-suppressions=all` and write the suppressions for everything found
+    /// to target/memtest/candidates.supp, for a human to review (never applied automatically).
+    #[arg(long)]
+    pub gen_suppressions: bool,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Extra arguments passed to valgrind as they are (after `--`).
+    #[arg(last = true, value_name = "VALGRIND_ARGS")]
+    pub valgrind_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PythonSuppArgs {
+    /// Base interpreter to run (default: the venv's, target/venv/bin/python).
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+    /// Print the section instead of writing suppressions/python.supp.
+    #[arg(long)]
+    pub dry_run: bool,
+}

@@ -1,0 +1,172 @@
+//! The project's own Python environment: `target/venv`, created and provisioned
+//! by xtask (python3 -m venv + pip install -r python/requirements-dev.txt), and the
+//! `memtest`-profile wheel built by maturin and installed into it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
+
+use crate::util::{self, run_tool, stamp, Step};
+
+const REQUIREMENTS: &str = "python/requirements-dev.txt";
+
+pub struct Venv {
+    pub root: PathBuf,
+    /// `target/venv/bin/python`: a symlink to the real interpreter. Run this path
+    /// (not its target) so that Python finds `pyvenv.cfg` and the venv's site-packages.
+    pub python: PathBuf,
+}
+
+impl Venv {
+    pub fn path(root: &Path) -> Venv {
+        let dir = root.join("target/venv");
+        Venv {
+            python: dir.join("bin/python"),
+            root: dir,
+        }
+    }
+
+    pub fn bin(&self, name: &str) -> PathBuf {
+        self.root.join("bin").join(name)
+    }
+
+    /// The interpreter binary Valgrind will really execute; must be an ELF file
+    /// (Valgrind on a pyenv shell shim traces bash and reports nothing: a silent false negative).
+    pub fn real_python(&self) -> Result<PathBuf> {
+        let real = std::fs::canonicalize(&self.python).with_context(|| {
+            format!(
+                "{} does not exist: run `cargo xtask memtest` to create the venv",
+                self.python.display()
+            )
+        })?;
+        if !util::is_elf(&real) {
+            bail!(
+                "{} resolves to {}, which is not an ELF binary (a shell shim?); Valgrind would trace the shim, not Python. \
+                 Recreate the venv from a real interpreter: rm -rf target/venv and set SLUICE_PYTHON=/path/to/python3",
+                self.python.display(),
+                real.display()
+            );
+        }
+        Ok(real)
+    }
+}
+
+/// The interpreter the venv is created from: `$SLUICE_PYTHON`, or `python3` on PATH.
+fn base_python(sh: &Shell) -> String {
+    sh.var("SLUICE_PYTHON")
+        .unwrap_or_else(|_| "python3".to_owned())
+}
+
+/// Create `target/venv` if needed and install the pinned requirements when they changed.
+pub fn ensure(sh: &Shell, root: &Path) -> Result<Venv> {
+    let step = Step::start("Python venv (target/venv)");
+    let venv = Venv::path(root);
+    let base = base_python(sh);
+    let base_version = cmd!(sh, "{base} -c 'import sys, venv, ensurepip; print(sys.version)'")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "`{base}` cannot create a venv: Python 3 with the venv and ensurepip modules is required. \
+                 On Debian/Ubuntu: apt-get install python3 python3-venv (or set SLUICE_PYTHON to another interpreter)"
+            )
+        })?;
+
+    let python = &venv.python;
+    let healthy = python.exists()
+        && cmd!(sh, "{python} -c 'import sys; print(sys.version)'")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .map(|v| v == base_version)
+            .unwrap_or(false);
+    if !healthy {
+        if venv.root.exists() {
+            println!(
+                "recreating {} (missing, broken, or made by another Python)",
+                venv.root.display()
+            );
+            sh.remove_path(&venv.root)?;
+        }
+        let dir = &venv.root;
+        run_tool(
+            cmd!(sh, "{base} -m venv {dir}"),
+            "python3 -m venv",
+            "apt-get install python3-venv",
+        )?;
+    }
+
+    let reqs = sh
+        .read_file(root.join(REQUIREMENTS))
+        .with_context(|| format!("reading {REQUIREMENTS}"))?;
+    let want = stamp(&[reqs.as_bytes(), base_version.as_bytes()]);
+    let stamp_file = venv.root.join(".requirements-stamp");
+    if sh.read_file(&stamp_file).ok().as_deref() != Some(want.as_str()) {
+        let python = &venv.python;
+        run_tool(
+            cmd!(
+                sh,
+                "{python} -m pip install -q --disable-pip-version-check -r {root}/{REQUIREMENTS}"
+            ),
+            "pip install -r python/requirements-dev.txt",
+            "PyPI must be reachable",
+        )?;
+        sh.write_file(&stamp_file, &want)?;
+    } else {
+        println!("requirements up to date ({})", venv.root.display());
+    }
+    venv.real_python()?;
+    step.done();
+    Ok(venv)
+}
+
+/// Build the wheel with maturin (cargo profile `memtest`: optimised + debug info,
+/// its own target dir so that plain `cargo build` and maturin do not rebuild pyo3
+/// for each other) and install it into the venv when it changed.
+pub fn build_and_install_wheel(sh: &Shell, root: &Path, venv: &Venv) -> Result<PathBuf> {
+    let step =
+        Step::start("Build the wheel (maturin, profile memtest) and install it into target/venv");
+    let out = root.join("target/wheels/memtest");
+    if out.exists() {
+        sh.remove_path(&out)?;
+    }
+    let maturin = venv.bin("maturin");
+    let python = &venv.python;
+    let target_dir = root.join("target/maturin");
+    let _cwd = sh.push_dir(root);
+    run_tool(
+        cmd!(sh, "{maturin} build --profile memtest --interpreter {python} --out {out} --target-dir {target_dir}")
+            .env_remove("CARGO_TARGET_DIR"),
+        "maturin build",
+        "a C++17 compiler (apt-get install g++) and a Rust toolchain are needed",
+    )?;
+    let wheels: Vec<PathBuf> = sh
+        .read_dir(&out)?
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "whl"))
+        .collect();
+    let [wheel] = wheels.as_slice() else {
+        bail!(
+            "expected exactly one wheel in {}, found {}",
+            out.display(),
+            wheels.len()
+        );
+    };
+    let bytes = sh.read_binary_file(wheel)?;
+    let want = stamp(&[&bytes]);
+    let stamp_file = venv.root.join(".wheel-stamp");
+    if sh.read_file(&stamp_file).ok().as_deref() != Some(want.as_str()) {
+        run_tool(
+            cmd!(sh, "{python} -m pip install -q --disable-pip-version-check --no-deps --force-reinstall {wheel}"),
+            "pip install (the sluice wheel)",
+            "",
+        )?;
+        sh.write_file(&stamp_file, &want)?;
+    } else {
+        println!("installed wheel is up to date");
+    }
+    step.done();
+    Ok(wheel.clone())
+}
