@@ -7,18 +7,34 @@ fn main() {
     let cpp = manifest.join("../../cpp");
     let sources =
         ["live.cc", "block.cc", "stage.cc", "pipeline.cc"].map(|f| cpp.join("src").join(f));
+    let planted = std::env::var_os("CARGO_FEATURE_PLANTED_LEAKS").is_some();
 
-    cxx_build::bridge("src/ffi.rs")
+    let mut bridges = vec!["src/ffi.rs"];
+    if planted {
+        bridges.push("src/planted.rs");
+    }
+    let mut build = cxx_build::bridges(&bridges);
+    build
         .file("src/bridge.cc")
         .files(&sources)
         .include(cpp.join("include"))
         .std("c++17")
         .flag_if_supported("-Wall")
-        .flag_if_supported("-Wextra")
-        .compile("sluice-core");
+        .flag_if_supported("-Wextra");
+    if planted {
+        build
+            .file(cpp.join("planted/planted.cc"))
+            .include(cpp.join("planted"));
+    }
+    build.compile("sluice-core");
 
-    println!("cargo:rerun-if-changed=src/ffi.rs");
-    println!("cargo:rerun-if-changed=src/bridge.cc");
-    println!("cargo:rerun-if-changed=include/bridge.h");
+    for path in [
+        "src/ffi.rs",
+        "src/planted.rs",
+        "src/bridge.cc",
+        "include/bridge.h",
+    ] {
+        println!("cargo:rerun-if-changed={path}");
+    }
     println!("cargo:rerun-if-changed={}", cpp.display());
 }

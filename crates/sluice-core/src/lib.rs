@@ -6,6 +6,8 @@
 //! caller-supplied [`PushHooks`] for them.
 
 mod ffi;
+#[cfg(feature = "planted-leaks")]
+pub mod planted;
 
 use std::fmt;
 

@@ -10,6 +10,8 @@
 
 mod block;
 mod pipeline;
+#[cfg(feature = "planted-leaks")]
+mod planted;
 mod stages;
 
 use pyo3::prelude::*;
@@ -43,5 +45,15 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyPipeline>()?;
     m.add_class::<PySubscription>()?;
     m.add_function(wrap_pyfunction!(live_objects, m)?)?;
+    #[cfg(feature = "planted-leaks")]
+    {
+        // Importable as `sluice._planted` once `sluice` is imported.
+        let planted = planted::module(m.py())?;
+        m.add_submodule(&planted)?;
+        m.py()
+            .import("sys")?
+            .getattr("modules")?
+            .set_item("sluice._planted", &planted)?;
+    }
     Ok(())
 }
