@@ -5,8 +5,14 @@ use std::path::PathBuf;
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let cpp = manifest.join("../../cpp");
-    let sources =
-        ["live.cc", "block.cc", "stage.cc", "pipeline.cc"].map(|f| cpp.join("src").join(f));
+    let sources = [
+        "live.cc",
+        "block.cc",
+        "stage.cc",
+        "pipeline.cc",
+        "valgrind.cc",
+    ]
+    .map(|f| cpp.join("src").join(f));
     let planted = std::env::var_os("CARGO_FEATURE_PLANTED_LEAKS").is_some();
 
     let mut bridges = vec!["src/ffi.rs"];
@@ -21,6 +27,9 @@ fn main() {
         .std("c++17")
         .flag_if_supported("-Wall")
         .flag_if_supported("-Wextra");
+    if let Some(dir) = valgrind_include_dir() {
+        build.include(dir).define("SLUICE_HAVE_VALGRIND", None);
+    }
     if planted {
         build
             .file(cpp.join("planted/planted.cc"))
@@ -37,4 +46,18 @@ fn main() {
         println!("cargo:rerun-if-changed={path}");
     }
     println!("cargo:rerun-if-changed={}", cpp.display());
+    println!("cargo:rerun-if-env-changed=VALGRIND_INCLUDE_DIR");
+}
+
+/// Where `valgrind/memcheck.h` is: `$VALGRIND_INCLUDE_DIR`, or the usual
+/// system include directories (Debian's `valgrind` package puts it in
+/// /usr/include). Without it the client requests compile to no-ops.
+fn valgrind_include_dir() -> Option<PathBuf> {
+    let candidates = std::env::var_os("VALGRIND_INCLUDE_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(["/usr/include", "/usr/local/include"].map(PathBuf::from));
+    candidates
+        .into_iter()
+        .find(|dir| dir.join("valgrind/memcheck.h").is_file())
 }

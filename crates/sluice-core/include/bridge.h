@@ -11,6 +11,7 @@
 #include "sluice/live.h"
 #include "sluice/pipeline.h"
 #include "sluice/stage.h"
+#include "sluice/valgrind.h"
 
 namespace sluice {
 namespace bridge {
@@ -42,6 +43,11 @@ bool subscription_active(const Subscription& subscription);
 void cancel_subscription(const Subscription& subscription);
 
 std::int64_t live_count(std::uint8_t kind);
+
+bool valgrind_compiled_in();
+bool valgrind_running();
+void valgrind_marker(rust::Str text);
+void valgrind_added_leak_check();
 
 }  // namespace bridge
 }  // namespace sluice

@@ -84,5 +84,10 @@ std::int64_t live_count(std::uint8_t kind) {
   return sluice::live_count(static_cast<LiveKind>(kind));
 }
 
+bool valgrind_compiled_in() { return valgrind::compiled_in(); }
+bool valgrind_running() { return valgrind::running(); }
+void valgrind_marker(rust::Str text) { valgrind::print_marker(std::string(text)); }
+void valgrind_added_leak_check() { valgrind::added_leak_check(); }
+
 }  // namespace bridge
 }  // namespace sluice

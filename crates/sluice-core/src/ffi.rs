@@ -89,6 +89,15 @@ pub(crate) mod bridge {
 
         #[namespace = "sluice::bridge"]
         fn live_count(kind: u8) -> Result<i64>;
+
+        #[namespace = "sluice::bridge"]
+        fn valgrind_compiled_in() -> bool;
+        #[namespace = "sluice::bridge"]
+        fn valgrind_running() -> bool;
+        #[namespace = "sluice::bridge"]
+        fn valgrind_marker(text: &str);
+        #[namespace = "sluice::bridge"]
+        fn valgrind_added_leak_check();
     }
 }
 

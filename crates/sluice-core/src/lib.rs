@@ -328,5 +328,31 @@ pub fn live_objects() -> LiveObjects {
     }
 }
 
+/// Valgrind client requests (no-ops when the build lacked Valgrind's
+/// headers or the process is not under Valgrind).
+pub mod valgrind {
+    use crate::ffi::bridge;
+
+    /// Whether the client requests were compiled in.
+    pub fn compiled_in() -> bool {
+        bridge::valgrind_compiled_in()
+    }
+
+    /// Whether this process runs under Valgrind.
+    pub fn running() -> bool {
+        bridge::valgrind_running()
+    }
+
+    /// Writes `text` into Valgrind's output (a `<clientmsg>` in XML mode).
+    pub fn marker(text: &str) {
+        bridge::valgrind_marker(text)
+    }
+
+    /// Asks for a leak search that reports what is new since the last one.
+    pub fn added_leak_check() {
+        bridge::valgrind_added_leak_check()
+    }
+}
+
 #[cfg(test)]
 mod tests;

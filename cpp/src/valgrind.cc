@@ -1,0 +1,39 @@
+#include "sluice/valgrind.h"
+
+#ifdef SLUICE_HAVE_VALGRIND
+#include <valgrind/memcheck.h>
+#include <valgrind/valgrind.h>
+#endif
+
+namespace sluice {
+namespace valgrind {
+
+#ifdef SLUICE_HAVE_VALGRIND
+
+bool compiled_in() noexcept { return true; }
+
+bool running() noexcept { return RUNNING_ON_VALGRIND != 0; }
+
+void print_marker(const std::string& text) noexcept {
+  if (running()) {
+    VALGRIND_PRINTF("%s\n", text.c_str());
+  }
+}
+
+void added_leak_check() noexcept {
+  if (running()) {
+    VALGRIND_DO_ADDED_LEAK_CHECK;
+  }
+}
+
+#else
+
+bool compiled_in() noexcept { return false; }
+bool running() noexcept { return false; }
+void print_marker(const std::string&) noexcept {}
+void added_leak_check() noexcept {}
+
+#endif
+
+}  // namespace valgrind
+}  // namespace sluice
