@@ -7,9 +7,8 @@ use xshell::{cmd, Shell};
 
 use crate::{
     flags::{CiArgs, MemtestArgs, SelectArgs},
-    memtest,
-    util::{fmt_secs, run_check, Step},
-    venv,
+    harness::{fmt_secs, run_check, Step},
+    memtest, venv,
 };
 
 pub fn run(sh: &Shell, root: &Path, args: &CiArgs) -> Result<()> {

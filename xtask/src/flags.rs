@@ -37,6 +37,23 @@ pub enum Cmd {
     /// Regenerate this Python version's section of suppressions/python.supp from an
     /// interpreter-only Valgrind run (the same imports as the tests, no sluice code).
     PythonSupp(PythonSuppArgs),
+    /// Print performance figures: `Pipeline.push` overhead and Gain throughput next
+    /// to numpy (builds the wheel into target/venv first); with --vgxml also the
+    /// Valgrind XML parser's throughput and peak RSS next to ElementTree.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Also run the vgxml parser benchmark (~10 MB and ~100 MB generated reports).
+    #[arg(long)]
+    pub vgxml: bool,
+    /// Run only the vgxml parser benchmark.
+    #[arg(long)]
+    pub vgxml_only: bool,
+    /// With --vgxml: add the ~1 GB report (needs ~2 GB of free disk under target/).
+    #[arg(long)]
+    pub with_1g: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,12 +4,13 @@
 //! no build scripts. Exit codes: 0 clean, 1 a check found something, 2 the
 //! harness could not run.
 
+mod bench;
 mod ci;
 mod flags;
+mod harness;
 mod memtest;
 mod snapshot;
 mod supp;
-mod util;
 mod valgrind;
 mod venv;
 
@@ -24,7 +25,7 @@ use crate::flags::{Cmd, MemtestArgs, Stage, Xtask};
 fn main() -> ExitCode {
     let flags = Xtask::parse();
     let res = run(flags);
-    let code = util::exit_code(&res);
+    let code = harness::exit_code(&res);
     if let Err(e) = &res {
         let kind = if code == 1 {
             "FAILED"
@@ -38,7 +39,7 @@ fn main() -> ExitCode {
 
 fn run(flags: Xtask) -> Result<()> {
     let sh = Shell::new()?;
-    let root = util::project_root();
+    let root = harness::project_root();
     sh.change_dir(&root);
     match flags.cmd {
         Cmd::Ci(args) => ci::run(&sh, &root, &args),
@@ -60,5 +61,6 @@ fn run(flags: Xtask) -> Result<()> {
             )
         }
         Cmd::PythonSupp(args) => supp::python_supp(&sh, &root, &args),
+        Cmd::Bench(args) => bench::run(&sh, &root, &args),
     }
 }

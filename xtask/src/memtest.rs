@@ -12,8 +12,8 @@ use xshell::{cmd, Shell};
 
 use crate::{
     flags::{MemtestArgs, SelectArgs, Stage},
+    harness::{self, found, Step},
     snapshot,
-    util::{self, found, Step},
     valgrind::{self, ValgrindOptions},
     venv::{self, Venv},
 };
@@ -367,7 +367,7 @@ fn tracemalloc_stage(
             blocks: None,
             detail: format!(
                 "unittest exited with {}; see {}",
-                util::describe_status(status),
+                harness::describe_status(status),
                 log.display()
             ),
         });

@@ -17,7 +17,7 @@ use xshell::{cmd, Shell};
 
 use crate::{
     flags::PythonSuppArgs,
-    util::{describe_status, Step},
+    harness::{describe_status, Step},
     valgrind::{self, ValgrindOptions},
     venv,
 };
@@ -77,7 +77,7 @@ pub fn python_supp(sh: &Shell, root: &Path, args: &PythonSuppArgs) -> Result<()>
     };
     let real = std::fs::canonicalize(&python)
         .with_context(|| format!("{} not found", python.display()))?;
-    if !crate::util::is_elf(&real) {
+    if !crate::harness::is_elf(&real) {
         bail!(
             "{} -> {} is not an ELF binary (a shim?): pass the real interpreter with --python",
             python.display(),

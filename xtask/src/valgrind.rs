@@ -19,8 +19,8 @@ use xshell::{cmd, Shell};
 
 use crate::{
     flags::SelectArgs,
+    harness::{self, describe_status, Step},
     memtest::{rel, Finding, StageReport},
-    util::{self, describe_status, Step},
     venv::Venv,
 };
 
@@ -62,7 +62,7 @@ struct Logged {
 }
 
 fn spawn_logged(cmd: &mut Command, log: &Path, echo: bool) -> Result<Logged> {
-    println!("$ {}", util::display_cmd(cmd));
+    println!("$ {}", harness::display_cmd(cmd));
     let file = Arc::new(Mutex::new(
         File::create(log).with_context(|| format!("creating {}", log.display()))?,
     ));
@@ -269,7 +269,7 @@ pub fn stage(
     if tests.is_empty() {
         bail!("no memory test matches {:?}", select.patterns);
     }
-    let jobs = select.jobs.unwrap_or_else(util::cores).max(1);
+    let jobs = select.jobs.unwrap_or_else(harness::cores).max(1);
     let shards = shard(&tests, jobs, durations);
     let n = select.iterations.unwrap_or(VALGRIND_ITERATIONS).max(1);
     let counts = [2 * n, n];

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::util::{self, run_tool, stamp, Step};
+use crate::harness::{self, run_tool, stamp, Step};
 
 const REQUIREMENTS: &str = "python/requirements-dev.txt";
 
@@ -40,7 +40,7 @@ impl Venv {
                 self.python.display()
             )
         })?;
-        if !util::is_elf(&real) {
+        if !harness::is_elf(&real) {
             bail!(
                 "{} resolves to {}, which is not an ELF binary (a shell shim?); Valgrind would trace the shim, not Python. \
                  Recreate the venv from a real interpreter: rm -rf target/venv and set SLUICE_PYTHON=/path/to/python3",
