@@ -5,8 +5,10 @@ use std::collections::HashSet;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use vgxml::formats::{self, gh_escape, TestCase};
 use vgxml::{
-    read_path_with, records_with, ErrorRecord, Frame, LeakKind, Options, OurCode, Report, Summary,
+    read_path_with, records_with, Baseline, CheckConfig, Diff, LeakKind, Options, OurCode, Report,
+    Summary,
 };
 
 const USAGE: &str = "\
@@ -14,11 +16,20 @@ vgxml: read Valgrind XML reports (--xml=yes; protocols 4, 5, 6)
 
 USAGE:
   vgxml summary [--json] [--format text|json|junit|github] FILE...
-  vgxml check [--ours GLOB]... [--ours-obj GLOB]... [--ours-src PREFIX]...
-              [--ours-fn PATTERN]... [--fail-on definite,indirect,possible,reachable,errors]
-              [--format text|json|junit|github] FILE...
+  vgxml check [OURS...] [--fail-on definite,indirect,possible,reachable,errors]
+              [--baseline BASELINE.json] [--max definite=0,possible=4KiB,errors=0]
+              [--format text|json|junit|github|sarif|gitlab] [--source-root DIR]
+              [--summary-file FILE] [--marker-prefix TEXT] [-o FILE] FILE...
+  vgxml baseline [OURS...] -o BASELINE.json FILE...
+  vgxml diff [OURS...] [--json] OLD NEW   (each a Valgrind XML file, a baseline, or
+                                           the JSON of `check --format json`)
   vgxml suppressions FILE...
+  vgxml suppressions --unused --supp FILE.supp... FILE...
+  vgxml html [OURS...] [--source-root DIR] -o REPORT.html FILE...
   vgxml records FILE          (every parsed item as one JSON object per line)
+
+  OURS: --ours GLOB (object or source path), --ours-obj GLOB, --ours-src PREFIX,
+        --ours-fn PATTERN
 
   summary       leak totals per kind (bytes, blocks; \"not shown\" / null when the
                 run did not show that kind), error contexts per kind, suppressed
@@ -28,7 +39,20 @@ USAGE:
                 normalised stacks. Default --fail-on: definite,indirect,possible,errors.
                 With --ours* rules, only records with a frame in our code count:
                 --ours GLOB matches an object path or a source path.
-  suppressions  the deduplicated suppressions of --gen-suppressions=all.
+                Each record has a stable fingerprint (kind + our frames as
+                function@file, no lines/addresses/dirs). --baseline: only
+                records whose fingerprint the baseline does not know offend;
+                the gone ones are listed. --max: budgets per kind (bytes with
+                units B, KB, KiB, MB, MiB; errors: contexts) replace --fail-on;
+                a kind the run did not measure fails as \"not measured\".
+  baseline      writes the fingerprints of the end-of-run loss records and
+                errors (kind, bytes, blocks, first frame, count).
+  diff          new, fixed, grown and shrunk fingerprints with byte deltas
+                (exit 1 when something is new or grew).
+  suppressions  the deduplicated suppressions of --gen-suppressions=all; with
+                --unused, the entries of the .supp files that no run used
+                (exit 1 when any; 2 on a malformed .supp file).
+  html          one self-contained HTML page (no external assets).
 
 EXIT STATUS:
   0  read completely (check: nothing offending)
@@ -43,6 +67,8 @@ enum Format {
     Json,
     Junit,
     Github,
+    Sarif,
+    Gitlab,
 }
 
 struct Cli {
@@ -52,6 +78,14 @@ struct Cli {
     ours: OurCode,
     fail_on: Vec<String>,
     stats: bool,
+    output: Option<PathBuf>,
+    baseline: Option<PathBuf>,
+    max: Option<String>,
+    supp: Vec<PathBuf>,
+    unused: bool,
+    source_root: Option<PathBuf>,
+    summary_file: Option<PathBuf>,
+    marker_prefix: String,
 }
 
 fn parse_args() -> Result<Option<Cli>> {
@@ -65,9 +99,21 @@ fn parse_args() -> Result<Option<Cli>> {
             .map(String::from)
             .to_vec(),
         stats: false,
+        output: None,
+        baseline: None,
+        max: None,
+        supp: Vec::new(),
+        unused: false,
+        source_root: None,
+        summary_file: None,
+        marker_prefix: vgxml::check::TEST_MARKER_PREFIX.to_string(),
     };
     let mut files_only = false;
     while let Some(a) = args.next() {
+        if a == "-o" {
+            cli.output = Some(PathBuf::from(args.next().context("-o needs a value")?));
+            continue;
+        }
         if files_only || !a.starts_with("--") || a == "-" {
             if cli.cmd.is_empty() {
                 cli.cmd = a;
@@ -101,7 +147,11 @@ fn parse_args() -> Result<Option<Cli>> {
                     "json" => Format::Json,
                     "junit" => Format::Junit,
                     "github" => Format::Github,
-                    other => bail!("unknown --format {other:?} (text, json, junit, github)"),
+                    "sarif" => Format::Sarif,
+                    "gitlab" => Format::Gitlab,
+                    other => bail!(
+                        "unknown --format {other:?} (text, json, junit, github, sarif, gitlab)"
+                    ),
                 }
             }
             "--ours" => {
@@ -125,6 +175,18 @@ fn parse_args() -> Result<Option<Cli>> {
                     }
                 }
             }
+            "--output" => cli.output = Some(PathBuf::from(value("--output")?)),
+            "--baseline" => cli.baseline = Some(PathBuf::from(value("--baseline")?)),
+            "--max" => {
+                let m = value("--max")?;
+                vgxml::parse_budgets(&m).map_err(|e| anyhow::anyhow!("--max: {e}"))?;
+                cli.max = Some(m);
+            }
+            "--supp" => cli.supp.push(PathBuf::from(value("--supp")?)),
+            "--unused" => cli.unused = true,
+            "--source-root" => cli.source_root = Some(PathBuf::from(value("--source-root")?)),
+            "--summary-file" => cli.summary_file = Some(PathBuf::from(value("--summary-file")?)),
+            "--marker-prefix" => cli.marker_prefix = value("--marker-prefix")?,
             other => bail!("unknown option {other}"),
         }
     }
@@ -183,16 +245,26 @@ fn read_all(files: &[PathBuf], opts: Options) -> Result<Vec<Report>> {
 }
 
 fn run(cli: Cli) -> Result<u8> {
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let mut out: Box<dyn Write> = match (&cli.output, cli.cmd.as_str()) {
+        (Some(p), "check" | "diff" | "summary" | "suppressions") => Box::new(BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("{}: cannot create", p.display()))?,
+        )),
+        _ => Box::new(BufWriter::new(io::stdout().lock())),
+    };
     let code = match cli.cmd.as_str() {
         "summary" => summary(&cli, &mut out)?,
         "check" => check(&cli, &mut out)?,
+        "baseline" => baseline(&cli, &mut out)?,
+        "diff" => diff(&cli, &mut out)?,
+        "suppressions" if cli.unused => unused_suppressions(&cli, &mut out)?,
         "suppressions" => suppressions(&cli, &mut out)?,
+        "html" => html(&cli, &mut out)?,
         "records" => dump_records(&cli, &mut out)?,
-        other => bail!("unknown command {other:?} (summary, check, suppressions, records)"),
+        other => bail!(
+            "unknown command {other:?} (summary, check, baseline, diff, suppressions, html, records)"
+        ),
     };
-    out.flush().context("writing to stdout")?;
+    out.flush().context("writing the output")?;
     Ok(code)
 }
 
@@ -202,7 +274,7 @@ fn warn_diagnostics(s: &Summary) {
     }
 }
 
-fn summary(cli: &Cli, out: &mut impl Write) -> Result<u8> {
+fn summary(cli: &Cli, out: &mut dyn Write) -> Result<u8> {
     let reports = read_all(&cli.files, Options::totals())?;
     let s = Summary::from_reports(&reports);
     match cli.format {
@@ -213,7 +285,7 @@ fn summary(cli: &Cli, out: &mut impl Write) -> Result<u8> {
         }
         Format::Junit => {
             warn_diagnostics(&s);
-            let mut cases = Vec::new();
+            let mut cases: Vec<(String, Option<String>, String)> = Vec::new();
             for k in LeakKind::ALL {
                 let (failure, text) = match s.leaks.get(k) {
                     Some(a) => (
@@ -234,7 +306,18 @@ fn summary(cli: &Cli, out: &mut impl Write) -> Result<u8> {
                     String::new(),
                 ));
             }
-            write_junit(out, "vgxml summary", &cases)?;
+            let cases: Vec<TestCase> = cases
+                .into_iter()
+                .map(|(name, failure, _)| TestCase {
+                    name,
+                    classname: "valgrind".into(),
+                    failures: failure.into_iter().collect(),
+                })
+                .collect();
+            write!(out, "{}", formats::junit_xml("vgxml summary", &cases))?;
+        }
+        Format::Sarif | Format::Gitlab => {
+            bail!("--format sarif/gitlab is for `vgxml check`")
         }
         Format::Github => {
             warn_diagnostics(&s);
@@ -270,247 +353,289 @@ fn summary(cli: &Cli, out: &mut impl Write) -> Result<u8> {
     Ok(if s.complete { 0 } else { 3 })
 }
 
-struct Offender<'a> {
-    source: &'a str,
-    record: &'a ErrorRecord,
+fn source_root(cli: &Cli) -> PathBuf {
+    let r = cli
+        .source_root
+        .clone()
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| PathBuf::from("."));
+    std::fs::canonicalize(&r).unwrap_or(r)
 }
 
-fn check(cli: &Cli, out: &mut impl Write) -> Result<u8> {
+fn check(cli: &Cli, out: &mut dyn Write) -> Result<u8> {
     let reports = read_all(&cli.files, Options::full())?;
-    let s = Summary::from_reports(&reports);
-    let want = |k: &str| cli.fail_on.iter().any(|f| f == k);
-    let mut offenders = Vec::new();
-    let mut notes = s.diagnostics.clone();
-    for r in &reports {
-        for e in &r.errors {
-            let selected = match e.leak_kind() {
-                Some(LeakKind::DefinitelyLost) => want("definite") && e.final_search,
-                Some(LeakKind::IndirectlyLost) => want("indirect") && e.final_search,
-                Some(LeakKind::PossiblyLost) => want("possible") && e.final_search,
-                Some(LeakKind::StillReachable) => want("reachable") && e.final_search,
-                None => want("errors"),
-            };
-            if selected && (cli.ours.is_empty() || cli.ours.matches_record(e)) {
-                offenders.push(Offender {
-                    source: &r.source,
-                    record: e,
-                });
-            }
-        }
-        let shown = r.shown_leak_kinds();
-        for (key, k) in [
-            ("definite", LeakKind::DefinitelyLost),
-            ("indirect", LeakKind::IndirectlyLost),
-            ("possible", LeakKind::PossiblyLost),
-            ("reachable", LeakKind::StillReachable),
-        ] {
-            if want(key) && !shown.contains(&k) && r.valgrind_leak_summary.is_none() {
-                notes.push(format!(
-                    "{}: {} records were not shown by this run; rerun Valgrind with --show-leak-kinds=all to check them",
-                    r.source,
-                    k.label()
-                ));
-            }
-        }
+    let mut cfg = CheckConfig {
+        ours: cli.ours.clone(),
+        marker_prefix: cli.marker_prefix.clone(),
+        ..CheckConfig::default()
+    };
+    cfg.fail_on = cli
+        .fail_on
+        .iter()
+        .filter_map(|f| vgxml::Category::parse(f))
+        .collect();
+    if let Some(m) = &cli.max {
+        cfg.budgets = vgxml::parse_budgets(m).map_err(|e| anyhow::anyhow!("--max: {e}"))?;
     }
-    for n in &notes {
+    if let Some(b) = &cli.baseline {
+        cfg.baseline = Some(Baseline::load(b, &cli.ours).map_err(|e| anyhow::anyhow!(e))?);
+    }
+    let v = vgxml::check(&reports, &cfg);
+    for n in &v.notes {
         eprintln!("vgxml: note: {n}");
     }
+    let root = source_root(cli);
     match cli.format {
         Format::Text => {
             let mut last_source = "";
-            for o in &offenders {
-                if o.source != last_source {
-                    writeln!(out, "== {}", o.source)?;
-                    last_source = o.source;
+            for f in &v.findings {
+                if f.source != last_source {
+                    writeln!(out, "== {}", f.source)?;
+                    last_source = f.source;
                 }
-                if let Some(m) = &o.record.marker {
+                if let Some(t) = &f.test {
+                    writeln!(out, "[test: {t}]")?;
+                } else if let Some(m) = f.record.marker.as_ref().filter(|_| !f.record.final_search)
+                {
                     writeln!(out, "[after client message: {m}]")?;
                 }
-                write!(out, "{}", vgxml::render_record(o.record, &cli.ours))?;
+                write!(out, "{}", vgxml::render_record(f.record, &cli.ours))?;
+                writeln!(
+                    out,
+                    "  fingerprint {}{}",
+                    f.fingerprint,
+                    if f.failing { "" } else { " (within budget)" }
+                )?;
                 writeln!(out)?;
             }
+            for b in &v.budgets {
+                writeln!(out, "budget {}", formats::budget_text(b))?;
+            }
+            if cfg.baseline.is_some() {
+                for g in &v.gone {
+                    writeln!(
+                        out,
+                        "gone (fixed since the baseline): {} at {} [{}]",
+                        g.kind, g.first_frame, g.fingerprint
+                    )?;
+                }
+                for (e, n) in &v.more_than_baseline {
+                    writeln!(
+                        out,
+                        "more records than the baseline: {} at {} [{}]: {} -> {}",
+                        e.kind, e.first_frame, e.fingerprint, e.count, n
+                    )?;
+                }
+            }
+            let failing = v.findings.iter().filter(|f| f.failing).count();
             writeln!(
                 out,
-                "{} offending record(s) in {} file(s){}",
-                offenders.len(),
+                "{} offending record(s){} in {} file(s){}{}",
+                failing,
+                if cfg.baseline.is_some() {
+                    " new since the baseline"
+                } else {
+                    ""
+                },
                 reports.len(),
-                if s.complete { "" } else { "; INCOMPLETE input" }
+                if v.budgets.iter().any(|b| !b.ok) {
+                    "; budget exceeded or not measured"
+                } else {
+                    ""
+                },
+                if v.complete { "" } else { "; INCOMPLETE input" }
             )?;
         }
         Format::Json => {
-            let recs: Vec<serde_json::Value> = offenders
+            let recs: Vec<serde_json::Value> = v
+                .findings
                 .iter()
-                .map(|o| {
+                .map(|f| {
                     serde_json::json!({
-                        "source": o.source,
-                        "kind": o.record.kind.as_str(),
-                        "rendered": vgxml::render_record(o.record, &cli.ours),
-                        "first_frame_of_ours": first_frame(&cli.ours, o.record),
-                        "record": o.record,
+                        "source": f.source,
+                        "kind": f.record.kind.as_str(),
+                        "fingerprint": f.fingerprint,
+                        "key": f.key,
+                        "failing": f.failing,
+                        "test": f.test,
+                        "bytes": f.record.direct_bytes(),
+                        "blocks": f.record.leak_kind().and(f.record.leaked_blocks),
+                        "first_frame": cli.ours.location_frame(f.record).map(vgxml::render_frame),
+                        "rendered": vgxml::render_record(f.record, &cli.ours),
+                        "first_frame_of_ours": cli.ours.location_frame(f.record),
+                        "record": f.record,
                     })
                 })
                 .collect();
-            let v = serde_json::json!({
-                "complete": s.complete,
-                "offending": recs.len(),
+            let j = serde_json::json!({
+                "complete": v.complete,
+                "failed": v.failed(),
+                "offending": v.findings.iter().filter(|f| f.failing).count(),
                 "records": recs,
-                "notes": notes,
+                "budgets": v.budgets,
+                "gone": v.gone,
+                "notes": v.notes,
             });
-            serde_json::to_writer(&mut *out, &v)?;
+            serde_json::to_writer(&mut *out, &j)?;
             writeln!(out)?;
         }
         Format::Junit => {
-            let mut cases = Vec::new();
-            for o in &offenders {
-                let loc = first_frame(&cli.ours, o.record)
-                    .map(vgxml::render_frame)
-                    .unwrap_or_default();
-                cases.push((
-                    format!("{} {}", o.record.kind, loc),
-                    Some(vgxml::render_record(o.record, &cli.ours)),
-                    o.source.to_string(),
-                ));
-            }
-            if !s.complete {
-                cases.push((
-                    "complete".into(),
-                    Some("at least one report is incomplete".into()),
-                    String::new(),
-                ));
-            }
-            if cases.is_empty() {
-                cases.push(("valgrind".into(), None, String::new()));
-            }
-            write_junit(out, "vgxml check", &cases)?;
+            let cases = formats::junit_cases(&v, &reports, &cli.ours, &cli.marker_prefix);
+            write!(out, "{}", formats::junit_xml("vgxml check", &cases))?;
+        }
+        Format::Sarif => {
+            let s = formats::sarif(&v, &cli.ours, &root, formats::DEFAULT_INFORMATION_URI);
+            serde_json::to_writer_pretty(&mut *out, &s)?;
+            writeln!(out)?;
+        }
+        Format::Gitlab => {
+            serde_json::to_writer_pretty(&mut *out, &formats::gitlab(&v, &cli.ours, &root))?;
+            writeln!(out)?;
         }
         Format::Github => {
-            for o in &offenders {
-                let f = first_frame(&cli.ours, o.record);
-                let mut props = String::new();
-                if let Some(f) = f {
-                    if let Some(p) = f.path() {
-                        props.push_str(&format!("file={}", gh_prop(&relative(&p))));
-                        if let Some(l) = f.line {
-                            props.push_str(&format!(",line={l}"));
-                        }
-                        props.push(',');
-                    }
-                }
-                props.push_str(&format!(
-                    "title={}",
-                    gh_prop(&format!("Valgrind {}", o.record.kind))
-                ));
-                writeln!(
-                    out,
-                    "::error {props}::{}",
-                    gh_escape(&vgxml::render_record(o.record, &cli.ours))
-                )?;
-            }
-            if !s.complete {
-                writeln!(
-                    out,
-                    "::error title=Valgrind report incomplete::at least one report is incomplete"
-                )?;
+            write!(out, "{}", formats::github_annotations(&v, &cli.ours, &root))?;
+            let target = cli
+                .summary_file
+                .clone()
+                .or_else(|| std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from));
+            if let Some(p) = target {
+                let md = formats::markdown_summary(&v, &cli.ours, &root);
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&p)
+                    .with_context(|| format!("{}: cannot open the job summary", p.display()))?;
+                f.write_all(md.as_bytes())?;
             }
         }
     }
-    Ok(if !offenders.is_empty() {
-        1
-    } else if !s.complete {
-        3
+    Ok(v.exit_code())
+}
+
+fn baseline(cli: &Cli, out: &mut dyn Write) -> Result<u8> {
+    let reports = read_all(&cli.files, Options::full())?;
+    let incomplete: Vec<&str> = reports
+        .iter()
+        .filter(|r| !r.complete)
+        .map(|r| r.source.as_str())
+        .collect();
+    if !incomplete.is_empty() {
+        bail!(
+            "incomplete report(s), not a baseline: {}",
+            incomplete.join(", ")
+        );
+    }
+    let b = Baseline::from_reports(&reports, &cli.ours);
+    let text = serde_json::to_string_pretty(&b)? + "\n";
+    match &cli.output {
+        Some(p) => std::fs::write(p, text).with_context(|| format!("{}", p.display()))?,
+        None => out.write_all(text.as_bytes())?,
+    }
+    eprintln!(
+        "vgxml: baseline of {} fingerprint(s) from {} file(s)",
+        b.records.len(),
+        reports.len()
+    );
+    Ok(0)
+}
+
+fn diff(cli: &Cli, out: &mut dyn Write) -> Result<u8> {
+    let [old, new] = cli.files.as_slice() else {
+        bail!("diff needs exactly two inputs: OLD NEW");
+    };
+    let load = |p: &PathBuf| Baseline::load(p, &cli.ours).map_err(|e| anyhow::anyhow!(e));
+    let (o, n) = (load(old)?, load(new)?);
+    let d = Diff::between(&o, &n);
+    if cli.format == Format::Json {
+        serde_json::to_writer(&mut *out, &d)?;
+        writeln!(out)?;
     } else {
+        write!(out, "{}", d.to_text())?;
+    }
+    Ok(if d.is_worse() { 1 } else { 0 })
+}
+
+fn unused_suppressions(cli: &Cli, out: &mut dyn Write) -> Result<u8> {
+    if cli.supp.is_empty() {
+        bail!("--unused needs at least one --supp FILE.supp");
+    }
+    let entries = vgxml::supp::parse_files(&cli.supp)?;
+    let opts = Options {
+        stacks: false,
+        suppressions: false,
+        collect_errors: false,
+    };
+    let reports = read_all(&cli.files, opts)?;
+    if !reports.iter().any(vgxml::supp::suppcounts_known) {
+        bail!("every run was made with -q/--quiet, which leaves <suppcounts> out of the XML: cannot tell which suppressions were used (rerun without -q)");
+    }
+    for r in reports.iter().filter(|r| !vgxml::supp::suppcounts_known(r)) {
+        eprintln!(
+            "vgxml: warning: {}: run with -q, no <suppcounts>: ignored for --unused",
+            r.source
+        );
+    }
+    for f in &cli.supp {
+        if !reports.iter().any(|r| vgxml::supp::loaded_by(r, f)) {
+            eprintln!(
+                "vgxml: warning: no run loaded {} (--suppressions=...): its entries cannot have been used",
+                f.display()
+            );
+        }
+    }
+    for (name, es) in vgxml::supp::duplicate_names(&entries) {
+        let at: Vec<String> = es
+            .iter()
+            .map(|e| format!("{}:{}", e.file.display(), e.line))
+            .collect();
+        eprintln!(
+            "vgxml: warning: {} entries named {name:?} ({}): Valgrind counts uses by name, so one used entry hides the others",
+            es.len(),
+            at.join(", ")
+        );
+    }
+    let unused = vgxml::supp::unused(&entries, &reports);
+    if cli.format == Format::Json {
+        serde_json::to_writer(&mut *out, &unused)?;
+        writeln!(out)?;
+    } else {
+        for e in &unused {
+            writeln!(out, "unused: {e}")?;
+        }
+        writeln!(
+            out,
+            "{} of {} suppression(s) unused in {} run(s)",
+            unused.len(),
+            entries.len(),
+            reports.len()
+        )?;
+    }
+    let complete = reports.iter().all(|r| r.complete);
+    Ok(if !complete {
+        3
+    } else if unused.is_empty() {
         0
+    } else {
+        1
     })
 }
 
-fn first_frame<'a>(ours: &OurCode, r: &'a ErrorRecord) -> Option<&'a Frame> {
-    ours.first_frame(r)
-        .filter(|f| f.file.is_some())
-        .or_else(|| {
-            r.stack
-                .iter()
-                .find(|f| f.file.is_some() && ours.matches_frame(f))
-        })
-        .or_else(|| r.stack.iter().find(|f| f.file.is_some()))
-}
-
-fn relative(p: &str) -> String {
-    if let Ok(cwd) = std::env::current_dir() {
-        let cwd = cwd.display().to_string();
-        if let Some(rest) = p.strip_prefix(&cwd) {
-            return rest.trim_start_matches('/').to_string();
-        }
+fn html(cli: &Cli, out: &mut dyn Write) -> Result<u8> {
+    let reports = read_all(&cli.files, Options::full())?;
+    let root = source_root(cli);
+    let page = vgxml::html::render(&reports, &cli.ours, &root, &cli.marker_prefix);
+    match &cli.output {
+        Some(p) => std::fs::write(p, page).with_context(|| format!("{}", p.display()))?,
+        None => out.write_all(page.as_bytes())?,
     }
-    p.to_string()
+    Ok(if reports.iter().all(|r| r.complete) {
+        0
+    } else {
+        3
+    })
 }
 
-fn gh_escape(s: &str) -> String {
-    s.trim_end()
-        .replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-fn gh_prop(s: &str) -> String {
-    gh_escape(s).replace(':', "%3A").replace(',', "%2C")
-}
-
-fn xml_escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '&' => o.push_str("&amp;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            c if (c as u32) < 0x20 && c != '\n' && c != '\t' && c != '\r' => o.push('?'),
-            c => o.push(c),
-        }
-    }
-    o
-}
-
-/// `(name, failure text, classname)` test cases.
-fn write_junit(
-    out: &mut impl Write,
-    suite: &str,
-    cases: &[(String, Option<String>, String)],
-) -> Result<()> {
-    let failures = cases.iter().filter(|c| c.1.is_some()).count();
-    writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
-    writeln!(
-        out,
-        "<testsuites name=\"{0}\" tests=\"{1}\" failures=\"{2}\">\n  <testsuite name=\"{0}\" tests=\"{1}\" failures=\"{2}\">",
-        xml_escape(suite),
-        cases.len(),
-        failures
-    )?;
-    for (name, failure, class) in cases {
-        let class = if class.is_empty() { "valgrind" } else { class };
-        match failure {
-            None => writeln!(
-                out,
-                "    <testcase name=\"{}\" classname=\"{}\"/>",
-                xml_escape(name),
-                xml_escape(class)
-            )?,
-            Some(text) => writeln!(
-                out,
-                "    <testcase name=\"{}\" classname=\"{}\">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
-                xml_escape(name),
-                xml_escape(class),
-                xml_escape(text.lines().next().unwrap_or("")),
-                xml_escape(text)
-            )?,
-        }
-    }
-    writeln!(out, "  </testsuite>\n</testsuites>")?;
-    Ok(())
-}
-
-fn suppressions(cli: &Cli, out: &mut impl Write) -> Result<u8> {
+fn suppressions(cli: &Cli, out: &mut dyn Write) -> Result<u8> {
     let opts = Options {
         stacks: false,
         suppressions: true,
@@ -537,7 +662,7 @@ fn suppressions(cli: &Cli, out: &mut impl Write) -> Result<u8> {
     Ok(if complete { 0 } else { 3 })
 }
 
-fn dump_records(cli: &Cli, out: &mut impl Write) -> Result<u8> {
+fn dump_records(cli: &Cli, out: &mut dyn Write) -> Result<u8> {
     let mut complete = true;
     for f in &cli.files {
         let name = f.display().to_string();

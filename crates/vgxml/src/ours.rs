@@ -129,6 +129,29 @@ impl OurCode {
     pub fn first_frame<'a>(&self, r: &'a ErrorRecord) -> Option<&'a Frame> {
         Self::frames(r).find(|f| self.matches_frame(f))
     }
+
+    /// Where to point a user (annotations, SARIF locations): the first
+    /// frame of ours with a source file; else the first frame of the
+    /// primary stack with a source file; else the first frame of ours;
+    /// else the top frame.
+    pub fn location_frame<'a>(&self, r: &'a ErrorRecord) -> Option<&'a Frame> {
+        Self::frames(r)
+            .find(|f| f.file.is_some() && self.matches_frame(f))
+            .or_else(|| r.stack.iter().find(|f| f.file.is_some()))
+            .or_else(|| self.first_frame(r))
+            .or_else(|| r.stack.first())
+    }
+
+    /// The rules as text (`obj:GLOB`, `src:PREFIX`, `srcglob:GLOB`,
+    /// `fn:PATTERN`), e.g. to record them beside fingerprints.
+    pub fn rules(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        v.extend(self.object_globs.iter().map(|g| format!("obj:{g}")));
+        v.extend(self.source_prefixes.iter().map(|g| format!("src:{g}")));
+        v.extend(self.source_globs.iter().map(|g| format!("srcglob:{g}")));
+        v.extend(self.function_patterns.iter().map(|g| format!("fn:{g}")));
+        v
+    }
 }
 
 #[cfg(test)]
