@@ -8,7 +8,7 @@ use xshell::{cmd, Shell};
 use crate::{
     flags::{CiArgs, MemtestArgs, SelectArgs},
     harness::{fmt_secs, run_check, Step},
-    memtest, venv,
+    memtest, planted, venv,
 };
 
 pub fn run(sh: &Shell, root: &Path, args: &CiArgs) -> Result<()> {
@@ -78,6 +78,7 @@ pub fn run(sh: &Shell, root: &Path, args: &CiArgs) -> Result<()> {
         let t = Instant::now();
         let mt = MemtestArgs {
             stage: None,
+            planted: false,
             select: SelectArgs {
                 patterns: vec![],
                 iterations: None,
@@ -88,6 +89,22 @@ pub fn run(sh: &Shell, root: &Path, args: &CiArgs) -> Result<()> {
         };
         memtest::run_with_venv(sh, root, &mt, &venv, &Default::default())?;
         times.push(("memtest", t.elapsed().as_secs_f64()));
+
+        // The detection matrix: the planted wheel in its own venv.
+        let t = Instant::now();
+        let planted_args = MemtestArgs {
+            stage: None,
+            planted: true,
+            select: SelectArgs {
+                patterns: vec![],
+                iterations: None,
+                jobs: args.jobs,
+                accept: false,
+                no_build: false,
+            },
+        };
+        planted::run(sh, root, &planted_args)?;
+        times.push(("memtest planted", t.elapsed().as_secs_f64()));
     }
 
     println!("\n==> ci passed in {}", fmt_secs(start.elapsed()));

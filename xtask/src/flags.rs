@@ -26,7 +26,8 @@ pub struct Xtask {
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Everything CI checks, in order: rustfmt, clippy, cargo test, venv + wheel,
-    /// the Python unit tests, actionlint on .github/workflows, then `memtest`.
+    /// the Python unit tests, actionlint on .github/workflows, then `memtest` and
+    /// `memtest --planted` (the detection matrix).
     Ci(CiArgs),
     /// The leak-test pipeline: build the `memtest` wheel into target/venv, run the
     /// tracemalloc stage, then the Valgrind stage, compare each stage's normalised
@@ -58,7 +59,7 @@ pub struct BenchArgs {
 
 #[derive(Debug, Args)]
 pub struct CiArgs {
-    /// Skip the final `memtest` step (quick local check).
+    /// Skip the final `memtest` and `memtest --planted` steps (quick local check).
     #[arg(long)]
     pub skip_memtest: bool,
     /// Number of Valgrind shards for the memtest step (default: number of cores).
@@ -72,6 +73,8 @@ pub enum Stage {
     Tracemalloc,
     /// Every malloc (PYTHONMALLOC=malloc) under Valgrind memcheck; sees C++ and Rust leaks.
     Valgrind,
+    /// LeakSanitizer preloaded into Python (only with --planted): unreachable native blocks at exit.
+    Lsan,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -101,6 +104,13 @@ pub struct MemtestArgs {
     /// Run one stage only (default: both, tracemalloc first).
     #[arg(long, value_enum)]
     pub stage: Option<Stage>,
+    /// The detection matrix: build the wheel with the `planted-leaks` feature into
+    /// target/venv-planted, run each planted case of python/tests/planted_test.py alone
+    /// through the tracemalloc, Valgrind and LeakSanitizer stages, and compare the matrix
+    /// with xtask/snapshots/planted_matrix.snap. Fails if a planted row is missed by
+    /// every stage or the control is reported.
+    #[arg(long)]
+    pub planted: bool,
     #[command(flatten)]
     pub select: SelectArgs,
 }

@@ -8,7 +8,9 @@ mod bench;
 mod ci;
 mod flags;
 mod harness;
+mod lsan;
 mod memtest;
+mod planted;
 mod snapshot;
 mod supp;
 mod valgrind;
@@ -43,10 +45,12 @@ fn run(flags: Xtask) -> Result<()> {
     sh.change_dir(&root);
     match flags.cmd {
         Cmd::Ci(args) => ci::run(&sh, &root, &args),
+        Cmd::Memtest(args) if args.planted => planted::run(&sh, &root, &args),
         Cmd::Memtest(args) => memtest::run(&sh, &root, &args),
         Cmd::Valgrind(args) => {
             let opts = valgrind::ValgrindOptions {
                 track_origins: args.track_origins,
+                isolate: false,
                 gen_suppressions: args.gen_suppressions,
                 extra_args: args.valgrind_args,
             };
@@ -55,6 +59,7 @@ fn run(flags: Xtask) -> Result<()> {
                 &root,
                 &MemtestArgs {
                     stage: Some(Stage::Valgrind),
+                    planted: false,
                     select: args.select,
                 },
                 &opts,

@@ -20,6 +20,25 @@ use crate::{
 
 pub const TRACEMALLOC_ITERATIONS: u32 = 200;
 
+/// A unittest class of leak tests in `python/tests` (`module.Class`).
+#[derive(Debug, Clone, Copy)]
+pub struct Suite {
+    pub module: &'static str,
+    pub class: &'static str,
+}
+
+impl Suite {
+    pub fn id(&self) -> String {
+        format!("{}.{}", self.module, self.class)
+    }
+}
+
+/// What `cargo xtask memtest` runs.
+pub const MEMORY_TESTS: Suite = Suite {
+    module: "memory_test",
+    class: "MemoryLeakTests",
+};
+
 /// What one stage found.
 #[derive(Debug, Default, Serialize)]
 pub struct StageReport {
@@ -104,6 +123,9 @@ pub fn run_with_venv(
     venv: &Venv,
     opts: &ValgrindOptions,
 ) -> Result<()> {
+    if args.stage == Some(Stage::Lsan) {
+        bail!("--stage lsan runs only with --planted (the detection matrix)");
+    }
     let start = Instant::now();
     let out = out_dir(root);
     if out.exists() {
@@ -128,7 +150,11 @@ pub fn run_with_venv(
     let mut harness_error: Option<anyhow::Error> = None;
 
     if want(Stage::Tracemalloc) {
-        match tracemalloc_stage(sh, root, venv, &args.select) {
+        let title = format!(
+            "memtest stage 1/2: tracemalloc (python -m unittest {})",
+            MEMORY_TESTS.id()
+        );
+        match tracemalloc_stage(sh, root, venv, MEMORY_TESTS, &args.select, &out, &title) {
             Ok((report, secs)) => {
                 durations = secs;
                 stages.push(report);
@@ -137,7 +163,19 @@ pub fn run_with_venv(
         }
     }
     if harness_error.is_none() && want(Stage::Valgrind) {
-        match valgrind::stage(sh, root, venv, &args.select, opts, &durations) {
+        let title = "memtest stage 2/2: Valgrind memcheck (same tests, tracemalloc off)";
+        let vg_out = out.join("valgrind");
+        match valgrind::stage(
+            sh,
+            root,
+            venv,
+            MEMORY_TESTS,
+            &args.select,
+            opts,
+            &durations,
+            &vg_out,
+            title,
+        ) {
             Ok(report) => stages.push(report),
             Err(e) => harness_error = Some(e),
         }
@@ -290,18 +328,19 @@ fn github_report(stages: &[StageReport], verdict: &str) {
     }
 }
 
-/// Stage 1: `python -m unittest memory_test.MemoryLeakTests` with tracemalloc.
+/// Stage 1: `python -m unittest memory_test.MemoryLeakTests` (or another
+/// `suite`) with tracemalloc; logs and results go to `out`.
 /// Returns the report and each test's duration (used to balance the Valgrind shards).
-fn tracemalloc_stage(
+pub fn tracemalloc_stage(
     sh: &Shell,
     root: &Path,
     venv: &Venv,
+    suite: Suite,
     select: &SelectArgs,
+    out: &Path,
+    title: &str,
 ) -> Result<(StageReport, BTreeMap<String, f64>)> {
-    let step = Step::start(
-        "memtest stage 1/2: tracemalloc (python -m unittest memory_test.MemoryLeakTests)",
-    );
-    let out = out_dir(root);
+    let step = Step::start(title);
     let results = out.join("tracemalloc-results.jsonl");
     let log = out.join("tracemalloc.log");
     let iterations = select.iterations.unwrap_or(TRACEMALLOC_ITERATIONS);
@@ -309,7 +348,7 @@ fn tracemalloc_stage(
     cmd.current_dir(root.join("python/tests"))
         .args(["-m", "unittest", "-v"])
         .args(select.patterns.iter().flat_map(|p| ["-k", p.as_str()]))
-        .arg("memory_test.MemoryLeakTests")
+        .arg(suite.id())
         .env("SLUICE_MEMTEST_RESULTS", &results)
         .env("SLUICE_MEMTEST_ITERATIONS", iterations.to_string())
         .env("PYTHONDONTWRITEBYTECODE", "1");

@@ -20,7 +20,7 @@ use xshell::{cmd, Shell};
 use crate::{
     flags::SelectArgs,
     harness::{self, describe_status, Step},
-    memtest::{rel, Finding, StageReport},
+    memtest::{rel, Finding, StageReport, Suite},
     venv::Venv,
 };
 
@@ -29,6 +29,10 @@ pub const VALGRIND_ITERATIONS: u32 = 10;
 #[derive(Debug, Default, Clone)]
 pub struct ValgrindOptions {
     pub track_origins: bool,
+    /// One process per test (and per iteration count) instead of `--jobs`
+    /// balanced shards; every finding then names its test. The detection matrix
+    /// uses it so that what memcheck reports is attributed to one planted case.
+    pub isolate: bool,
     pub gen_suppressions: bool,
     pub extra_args: Vec<String>,
 }
@@ -103,13 +107,18 @@ fn wait(mut l: Logged) -> Result<ExitStatus> {
     Ok(status)
 }
 
-/// Test ids of `memory_test.MemoryLeakTests` matching `-k` (unittest's own
-/// selection rules), listed natively (fast).
-fn list_tests(venv: &Venv, root: &Path, patterns: &[String]) -> Result<Vec<String>> {
+/// Test ids of `suite` (e.g. `memory_test.MemoryLeakTests`) matching `-k`
+/// (unittest's own selection rules), listed natively (fast).
+pub fn list_tests(
+    venv: &Venv,
+    root: &Path,
+    suite: Suite,
+    patterns: &[String],
+) -> Result<Vec<String>> {
     let script = r#"
 import sys, unittest
 loader = unittest.TestLoader()
-pats = sys.argv[1:]
+pats = sys.argv[2:]
 if pats:
     loader.testNamePatterns = [p if "*" in p else "*%s*" % p for p in pats]
 def walk(s):
@@ -118,19 +127,21 @@ def walk(s):
             yield from walk(t)
         else:
             yield t.id()
-for i in walk(loader.loadTestsFromName("memory_test.MemoryLeakTests")):
+for i in walk(loader.loadTestsFromName(sys.argv[1])):
     print(i)
 "#;
     let out = Command::new(&venv.python)
         .current_dir(root.join("python/tests"))
         .arg("-c")
         .arg(script)
+        .arg(suite.id())
         .args(patterns)
         .output()
         .context("listing the memory tests")?;
     if !out.status.success() {
         bail!(
-            "could not list memory_test.MemoryLeakTests:\n{}",
+            "could not list {}:\n{}",
+            suite.id(),
             String::from_utf8_lossy(&out.stderr)
         );
     }
@@ -243,15 +254,21 @@ struct Run {
     xml_prefix: String,
 }
 
+/// The Valgrind stage over the tests of `suite` selected by `select`; XML and
+/// logs go to `out` (emptied first).
+#[allow(clippy::too_many_arguments)]
 pub fn stage(
     sh: &Shell,
     root: &Path,
     venv: &Venv,
+    suite: Suite,
     select: &SelectArgs,
     opts: &ValgrindOptions,
     durations: &BTreeMap<String, f64>,
+    out: &Path,
+    title: &str,
 ) -> Result<StageReport> {
-    let step = Step::start("memtest stage 2/2: Valgrind memcheck (same tests, tracemalloc off)");
+    let step = Step::start(title);
     let _ = sh;
     let real = venv.real_python()?;
     println!(
@@ -259,18 +276,21 @@ pub fn stage(
         venv.python.display(),
         real.display()
     );
-    let out = root.join("target/memtest/valgrind");
     if out.exists() {
-        std::fs::remove_dir_all(&out)?;
+        std::fs::remove_dir_all(out)?;
     }
-    std::fs::create_dir_all(&out)?;
+    std::fs::create_dir_all(out)?;
 
-    let tests = list_tests(venv, root, &select.patterns)?;
+    let tests = list_tests(venv, root, suite, &select.patterns)?;
     if tests.is_empty() {
-        bail!("no memory test matches {:?}", select.patterns);
+        bail!("no test of {} matches {:?}", suite.id(), select.patterns);
     }
     let jobs = select.jobs.unwrap_or_else(harness::cores).max(1);
-    let shards = shard(&tests, jobs, durations);
+    let shards = if opts.isolate {
+        tests.iter().map(|t| vec![t.clone()]).collect()
+    } else {
+        shard(&tests, jobs, durations)
+    };
     let n = select.iterations.unwrap_or(VALGRIND_ITERATIONS).max(1);
     let counts = [2 * n, n];
     let mut runs = Vec::new();
@@ -325,7 +345,7 @@ pub fn stage(
     let mut all_reports = Vec::new();
     let mut per_run: Vec<(usize, u32, Vec<Report>)> = Vec::new();
     for (r, status) in runs.iter().zip(&statuses) {
-        let xmls = files_with_prefix(&out, &r.xml_prefix, ".xml")?;
+        let xmls = files_with_prefix(out, &r.xml_prefix, ".xml")?;
         if xmls.is_empty() {
             bail!(
                 "Valgrind wrote no XML for {} ({}); see {}",
@@ -337,9 +357,9 @@ pub fn stage(
         let mut reps = Vec::new();
         for x in &xmls {
             let rep = vgxml::read_path(x).with_context(|| format!("reading {}", x.display()))?;
-            if !rep.complete {
+            if !rep.complete || !rep.finished {
                 bail!(
-                    "{} is incomplete (Valgrind or Python died: {}); an incomplete report is never taken as clean. See {}",
+                    "{} is incomplete or never reached FINISHED (Valgrind or Python died, or Valgrind refused its arguments: {}); an incomplete report is never taken as clean. See {}",
                     x.display(),
                     describe_status(*status),
                     r.log.display()
@@ -368,7 +388,24 @@ pub fn stage(
         per_run.push((r.shard, r.iterations, reps));
     }
 
-    analyse(&per_run, n, &ours, &mut report);
+    if opts.isolate {
+        for (i, shard_tests) in shards.iter().enumerate() {
+            let runs: Vec<_> = per_run
+                .iter()
+                .filter(|r| r.0 == i)
+                .map(|(s, it, reps)| (*s, *it, reps.clone()))
+                .collect();
+            let mut one = StageReport::new("valgrind");
+            analyse(&runs, n, &ours, &mut one);
+            let name = shard_tests[0].rsplit('.').next().unwrap_or(&shard_tests[0]);
+            for mut f in one.findings {
+                f.test = Some(name.to_owned());
+                report.findings.push(f);
+            }
+        }
+    } else {
+        analyse(&per_run, n, &ours, &mut report);
+    }
     if opts.gen_suppressions {
         let cand = root.join("target/memtest/candidates.supp");
         let text = candidates(per_run.iter().flat_map(|(_, _, r)| r.iter()));
@@ -542,8 +579,8 @@ fn location(ours: &OurCode, r: &ErrorRecord) -> Option<String> {
     let frame = r.stack.iter().find(in_repo).or_else(|| ours.first_frame(r));
     frame.map(|f| {
         let func = f.func.as_deref().unwrap_or("???");
-        match (&f.file, f.line) {
-            (Some(file), Some(line)) => format!("{}:{line} ({func})", short_path(file)),
+        match (f.path(), f.line) {
+            (Some(file), Some(line)) => format!("{}:{line} ({func})", short_path(&file)),
             _ => format!(
                 "{func} (in {})",
                 f.obj.as_deref().map(short_path).unwrap_or_default()
@@ -552,8 +589,11 @@ fn location(ours: &OurCode, r: &ErrorRecord) -> Option<String> {
     })
 }
 
-fn short_path(p: &str) -> String {
+pub fn short_path(p: &str) -> String {
     // Keep from `cpp/` or `crates/` on; else the file name.
+    if p.starts_with("cpp/") || p.starts_with("crates/") {
+        return p.to_owned();
+    }
     for anchor in ["/cpp/", "/crates/"] {
         if let Some(i) = p.rfind(anchor) {
             return p[i + 1..].to_owned();

@@ -1,6 +1,9 @@
-//! The project's own Python environment: `target/venv`, created and provisioned
-//! by xtask (python3 -m venv + pip install -r python/requirements-dev.txt), and the
-//! `memtest`-profile wheel built by maturin and installed into it.
+//! The project's own Python environments, created and provisioned by xtask
+//! (python3 -m venv + pip install -r python/requirements-dev.txt), and the
+//! `memtest`-profile wheels built by maturin and installed into them:
+//! `target/venv` gets the normal wheel ([`Flavor::Normal`]); `target/venv-planted`
+//! gets the wheel with the deliberate defects of the detection matrix
+//! ([`Flavor::Planted`]), so the normal wheel is never replaced by the planted one.
 
 use std::path::{Path, PathBuf};
 
@@ -11,7 +14,51 @@ use crate::harness::{self, run_tool, stamp, Step};
 
 const REQUIREMENTS: &str = "python/requirements-dev.txt";
 
+/// Which wheel a venv holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// The normal wheel (no extra features): `target/venv`.
+    Normal,
+    /// `--features planted-leaks` (the detection matrix): `target/venv-planted`.
+    Planted,
+}
+
+impl Flavor {
+    /// Directory of the venv, under `target/`.
+    fn venv_dir(self) -> &'static str {
+        match self {
+            Flavor::Normal => "target/venv",
+            Flavor::Planted => "target/venv-planted",
+        }
+    }
+
+    /// Cargo target dir of maturin (one per flavor: a feature switch must not
+    /// rebuild the other flavor's artifacts).
+    fn target_dir(self) -> &'static str {
+        match self {
+            Flavor::Normal => "target/maturin",
+            Flavor::Planted => "target/maturin-planted",
+        }
+    }
+
+    fn wheel_dir(self) -> &'static str {
+        match self {
+            Flavor::Normal => "target/wheels/memtest",
+            Flavor::Planted => "target/wheels/planted",
+        }
+    }
+
+    /// Cargo features of `sluice-py` for this flavor.
+    pub fn features(self) -> &'static [&'static str] {
+        match self {
+            Flavor::Normal => &[],
+            Flavor::Planted => &["planted-leaks"],
+        }
+    }
+}
+
 pub struct Venv {
+    pub flavor: Flavor,
     pub root: PathBuf,
     /// `target/venv/bin/python`: a symlink to the real interpreter. Run this path
     /// (not its target) so that Python finds `pyvenv.cfg` and the venv's site-packages.
@@ -19,9 +66,10 @@ pub struct Venv {
 }
 
 impl Venv {
-    pub fn path(root: &Path) -> Venv {
-        let dir = root.join("target/venv");
+    pub fn of(root: &Path, flavor: Flavor) -> Venv {
+        let dir = root.join(flavor.venv_dir());
         Venv {
+            flavor,
             python: dir.join("bin/python"),
             root: dir,
         }
@@ -60,8 +108,13 @@ fn base_python(sh: &Shell) -> String {
 
 /// Create `target/venv` if needed and install the pinned requirements when they changed.
 pub fn ensure(sh: &Shell, root: &Path) -> Result<Venv> {
-    let step = Step::start("Python venv (target/venv)");
-    let venv = Venv::path(root);
+    ensure_flavor(sh, root, Flavor::Normal)
+}
+
+/// [`ensure`] for the venv of `flavor`.
+pub fn ensure_flavor(sh: &Shell, root: &Path, flavor: Flavor) -> Result<Venv> {
+    let step = Step::start(format!("Python venv ({})", flavor.venv_dir()));
+    let venv = Venv::of(root, flavor);
     let base = base_python(sh);
     let base_version = cmd!(sh, "{base} -c 'import sys, venv, ensurepip; print(sys.version)'")
         .quiet()
@@ -126,18 +179,32 @@ pub fn ensure(sh: &Shell, root: &Path) -> Result<Venv> {
 /// its own target dir so that plain `cargo build` and maturin do not rebuild pyo3
 /// for each other) and install it into the venv when it changed.
 pub fn build_and_install_wheel(sh: &Shell, root: &Path, venv: &Venv) -> Result<PathBuf> {
-    let step =
-        Step::start("Build the wheel (maturin, profile memtest) and install it into target/venv");
-    let out = root.join("target/wheels/memtest");
+    let flavor = venv.flavor;
+    let features = flavor.features();
+    let step = Step::start(format!(
+        "Build the wheel (maturin, profile memtest{}) and install it into {}",
+        if features.is_empty() {
+            String::new()
+        } else {
+            format!(", features {}", features.join(","))
+        },
+        flavor.venv_dir()
+    ));
+    let out = root.join(flavor.wheel_dir());
     if out.exists() {
         sh.remove_path(&out)?;
     }
     let maturin = venv.bin("maturin");
     let python = &venv.python;
-    let target_dir = root.join("target/maturin");
+    let target_dir = root.join(flavor.target_dir());
+    let feature_args: Vec<String> = if features.is_empty() {
+        vec![]
+    } else {
+        vec!["--features".into(), features.join(",")]
+    };
     let _cwd = sh.push_dir(root);
     run_tool(
-        cmd!(sh, "{maturin} build --profile memtest --interpreter {python} --out {out} --target-dir {target_dir}")
+        cmd!(sh, "{maturin} build --profile memtest --interpreter {python} --out {out} --target-dir {target_dir} {feature_args...}")
             .env_remove("CARGO_TARGET_DIR"),
         "maturin build",
         "a C++17 compiler (apt-get install g++) and a Rust toolchain are needed",

@@ -8,6 +8,8 @@
 //! - a `Block` owns its C++ block; buffer views keep the `Block` object (and
 //!   so the samples) alive through the view's own reference.
 
+#[cfg(feature = "count-allocs")]
+mod alloc_count;
 mod block;
 mod pipeline;
 #[cfg(feature = "planted-leaks")]
@@ -73,6 +75,8 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_valgrind_compiled_in, m)?)?;
     m.add_function(wrap_pyfunction!(_valgrind_marker, m)?)?;
     m.add_function(wrap_pyfunction!(_valgrind_added_leak_check, m)?)?;
+    #[cfg(feature = "count-allocs")]
+    m.add_function(wrap_pyfunction!(alloc_count::_rust_heap, m)?)?;
     #[cfg(feature = "planted-leaks")]
     {
         // Importable as `sluice._planted` once `sluice` is imported.

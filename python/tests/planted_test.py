@@ -1,0 +1,135 @@
+"""The detection matrix's planted cases: ``planted_test.PlantedLeakTests``.
+
+Each test churns a realistic use of one object of ``sluice._planted`` (built
+only with the cargo feature ``planted-leaks``; see ``cargo xtask memtest
+--planted`` and ``docs/memory-testing.md``) through ``leakcheck`` exactly the
+way ``memory_test.py`` does. Every planted case has exactly one deliberate bug,
+so every test but the control is *expected* to be caught by at least one stage:
+a failing test here is the pipeline working. ``test_one_time_init`` is the
+control: a lazily built table, allocated once, that no stage may report.
+
+Each case runs alone (``python -m unittest -k cpp_new planted_test``): the
+matrix attributes what a stage finds to the one case its process ran.
+
+Without the planted wheel (a normal build) the whole class is skipped.
+"""
+
+import array
+import os
+import unittest
+
+import leakcheck
+import sluice
+
+try:
+    from sluice import _planted as planted
+except ImportError:  # a normal wheel: no planted defects
+    planted = None
+
+# Not part of the API: the `count-allocs` feature's counter of the Rust heap.
+_rust_heap = getattr(sluice._native, "_rust_heap", None)
+
+
+def _signal(frames=16, channels=2):
+    return array.array("f", [float(i % 5) - 2.0 for i in range(frames * channels)])
+
+
+def _live():
+    """``sluice.live_objects()`` plus, with ``SLUICE_MEMTEST_RUST_HEAP=1`` and a
+    ``count-allocs`` build, the Rust heap's blocks (the counting-allocator stage)."""
+    counts = dict(sluice.live_objects())
+    if _rust_heap is not None and os.environ.get("SLUICE_MEMTEST_RUST_HEAP") == "1":
+        counts["rust heap blocks"] = _rust_heap()[1]
+    return counts
+
+
+@unittest.skipIf(planted is None, "sluice was built without the planted-leaks feature")
+class PlantedLeakTests(unittest.TestCase):
+    def churn(self, body, **config):
+        cfg = leakcheck.Config.from_env(**config)
+        leakcheck.check(body, name=self.id().rsplit(".", 1)[-1], live=_live, config=cfg)
+
+    def test_python_refcount(self):
+        # Copying a block, as a stage would: the copy comes back with an extra reference.
+        block = sluice.Block.from_buffer(_signal())
+
+        def body():
+            copy = planted.copy_with_extra_ref(block)
+            assert len(copy) == len(block)
+            copy.tolist()
+
+        self.churn(body)
+
+    def test_cross_cycle(self):
+        # A pipeline whose callable stage closes over the pipeline (a cycle the
+        # GC must break through __traverse__/__clear__, which are missing).
+        def body():
+            p = planted.UntracedPipeline()
+            p.append(lambda b: (p, b))
+            p.push(sluice.Block(4, 1))
+
+        self.churn(body)
+
+    def test_callback_kept(self):
+        # A long-lived pipeline with short-lived subscribers, each cancelled.
+        p = planted.KeepingPipeline()
+        block = sluice.Block(4, 1)
+
+        def body():
+            payload = [0] * 16
+            sub = p.subscribe(lambda b: payload.append(len(b)))
+            p.push(block)
+            sub.cancel()
+            assert not sub.active
+
+        self.churn(body)
+
+    def test_buffer_export(self):
+        # Views of a block, released (or dropped) right away.
+        def body():
+            with memoryview(planted.StickyBlock(32)) as view:
+                assert view.shape == (32,)
+                view.tobytes()
+
+        self.churn(body)
+
+    def test_cpp_new(self):
+        # A C++ method that allocates a scratch buffer per call.
+        def body():
+            planted.cpp_leak_new(64)
+
+        self.churn(body)
+
+    def test_rust_leak(self):
+        # A binding method that builds a Rust buffer per call.
+        def body():
+            assert planted.rust_leak(48) == 48
+
+        self.churn(body)
+
+    def test_invalid_read(self):
+        # A C++ reduction over a block (a memory error, not a leak).
+        block = sluice.Block.from_buffer(_signal(8, 1))
+
+        def body():
+            planted.read_past_end(block)
+
+        self.churn(body)
+
+    def test_uninit(self):
+        # A C++ decision on a value never written (a memory error, not a leak).
+        def body():
+            planted.branch_on_uninitialised(3)
+
+        self.churn(body)
+
+    def test_one_time_init(self):
+        # Control: lazily built tables (C++ and Rust), allocated once and kept.
+        def body():
+            assert planted.one_time_init() > 0
+
+        self.churn(body)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,439 @@
+//! `cargo xtask memtest --planted`: the detection matrix.
+//!
+//! Builds the wheel with the `planted-leaks` feature into its own venv
+//! (`target/venv-planted`), runs every case of `planted_test.PlantedLeakTests`
+//! (one deliberate defect each, plus a control) alone through each stage —
+//! tracemalloc, Valgrind memcheck (`--track-origins=yes`), LeakSanitizer —
+//! and renders which stage caught which row, with the normalised message and
+//! the first place in our code. The matrix is the insta snapshot
+//! `xtask/snapshots/planted_matrix.snap`. Fails (exit 1) when a planted row is
+//! missed by every stage, when the control is reported by any stage, or when
+//! the matrix changed.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use anyhow::{bail, Result};
+use xshell::Shell;
+
+use crate::{
+    flags::{MemtestArgs, SelectArgs, Stage},
+    harness::{self, found},
+    lsan,
+    memtest::{self, rel, Finding, StageReport, Suite},
+    snapshot,
+    valgrind::{self, ValgrindOptions},
+    venv::{self, Flavor, Venv},
+};
+
+pub const PLANTED_TESTS: Suite = Suite {
+    module: "planted_test",
+    class: "PlantedLeakTests",
+};
+
+/// Iterations per round: planted leaks are loud, keep the run short.
+const TRACEMALLOC_ITERATIONS: u32 = 50;
+const VALGRIND_ITERATIONS: u32 = 3;
+
+/// One row of the matrix: a planted defect (or the control) and its test.
+pub struct Row {
+    pub class: &'static str,
+    pub test: &'static str,
+    /// Names of the planted code; a caught row must show one of them in a message
+    /// (`file:line (function)` of our code, or the Python line that calls it).
+    pub planted: &'static [&'static str],
+    pub control: bool,
+}
+
+const fn row(class: &'static str, test: &'static str, planted: &'static [&'static str]) -> Row {
+    Row {
+        class,
+        test,
+        planted,
+        control: false,
+    }
+}
+
+/// Keep in the order of the issue's table; add a row here and a test in
+/// `python/tests/planted_test.py` (see docs/memory-testing.md).
+pub const ROWS: &[Row] = &[
+    row(
+        "python-refcount",
+        "test_python_refcount",
+        &["copy_with_extra_ref"],
+    ),
+    row("cross-cycle", "test_cross_cycle", &["UntracedPipeline"]),
+    // The planted bug is in KeepingPipeline.subscribe()/cancel().
+    row(
+        "callback-kept",
+        "test_callback_kept",
+        &["KeepingPipeline", "subscribe"],
+    ),
+    row("buffer-export", "test_buffer_export", &["StickyBlock"]),
+    row("cpp-new", "test_cpp_new", &["leak_new"]),
+    row("rust-leak", "test_rust_leak", &["rust_leak"]),
+    row("invalid-read", "test_invalid_read", &["read_past_end"]),
+    row("uninit", "test_uninit", &["branch_on_uninitialised"]),
+    Row {
+        class: "one-time-init (control)",
+        test: "test_one_time_init",
+        planted: &[],
+        control: true,
+    },
+];
+
+const STAGES: [&str; 3] = ["tracemalloc", "valgrind", "lsan"];
+
+pub fn run(sh: &Shell, root: &Path, args: &MemtestArgs) -> Result<()> {
+    let want = |s: Stage| args.stage.is_none() || args.stage == Some(s);
+    if want(Stage::Valgrind) {
+        valgrind::preflight(sh)?;
+    }
+    if want(Stage::Lsan) {
+        lsan::runtime()?;
+    }
+    let venv = venv::ensure_flavor(sh, root, Flavor::Planted)?;
+    if !args.select.no_build {
+        venv::build_and_install_wheel(sh, root, &venv)?;
+    }
+    run_with_venv(sh, root, args, &venv)
+}
+
+fn run_with_venv(sh: &Shell, root: &Path, args: &MemtestArgs, venv: &Venv) -> Result<()> {
+    let start = Instant::now();
+    let want = |s: Stage| args.stage.is_none() || args.stage == Some(s);
+    let out = root.join("target/memtest-planted");
+    if out.exists() {
+        sh.remove_path(&out)?;
+    }
+    sh.create_dir(&out)?;
+
+    let tests = valgrind::list_tests(venv, root, PLANTED_TESTS, &args.select.patterns)?;
+    if tests.is_empty() {
+        bail!(
+            "no planted case matches {:?} (or sluice._planted is missing from {})",
+            args.select.patterns,
+            venv.root.display()
+        );
+    }
+    let names: Vec<&str> = tests
+        .iter()
+        .map(|t| t.rsplit('.').next().unwrap_or(t))
+        .collect();
+    for n in &names {
+        if !ROWS.iter().any(|r| r.test == *n) {
+            bail!("{n} in python/tests/planted_test.py has no row in ROWS (xtask/src/planted.rs): add one");
+        }
+    }
+    let rows: Vec<&Row> = ROWS.iter().filter(|r| names.contains(&r.test)).collect();
+    if args.select.patterns.is_empty() && rows.len() != ROWS.len() {
+        bail!(
+            "some rows of ROWS (xtask/src/planted.rs) have no test in python/tests/planted_test.py"
+        );
+    }
+
+    // cells[row test][stage] = findings
+    let mut cells: BTreeMap<&str, BTreeMap<&str, Vec<Finding>>> = BTreeMap::new();
+    let mut stages: Vec<StageReport> = Vec::new();
+    let jobs = args.select.jobs.unwrap_or_else(harness::cores).max(1);
+
+    if want(Stage::Tracemalloc) {
+        let t = Instant::now();
+        let mut total = StageReport::new("tracemalloc");
+        for r in &rows {
+            let select = isolated(&args.select, r, TRACEMALLOC_ITERATIONS);
+            let dir = out.join("tracemalloc").join(r.test);
+            sh.create_dir(&dir)?;
+            let title = format!(
+                "planted {}: tracemalloc ({}.{})",
+                r.class,
+                PLANTED_TESTS.id(),
+                r.test
+            );
+            let (rep, _) =
+                memtest::tracemalloc_stage(sh, root, venv, PLANTED_TESTS, &select, &dir, &title)?;
+            merge(&mut total, &rep);
+            cells
+                .entry(r.test)
+                .or_default()
+                .insert("tracemalloc", rep.findings);
+        }
+        total.seconds = t.elapsed().as_secs_f64();
+        stages.push(total);
+    }
+    if want(Stage::Valgrind) {
+        // Every case in its own processes (at N and 2N iterations), `jobs` at a time;
+        // --track-origins=yes for all: it costs little here and shows the uninit origin.
+        let opts = ValgrindOptions {
+            track_origins: true,
+            isolate: true,
+            ..Default::default()
+        };
+        let select = SelectArgs {
+            patterns: args.select.patterns.clone(),
+            iterations: Some(args.select.iterations.unwrap_or(VALGRIND_ITERATIONS)),
+            jobs: Some(jobs),
+            accept: false,
+            no_build: true,
+        };
+        let rep = valgrind::stage(
+            sh,
+            root,
+            venv,
+            PLANTED_TESTS,
+            &select,
+            &opts,
+            &BTreeMap::new(),
+            &out.join("valgrind"),
+            "planted: Valgrind memcheck --track-origins=yes (one process per case and iteration count)",
+        )?;
+        for r in &rows {
+            // What memcheck itself reported; a planted test failing under Valgrind
+            // is the live-object counter (the tracemalloc column), not memcheck.
+            let memcheck: Vec<Finding> = rep
+                .findings
+                .iter()
+                .filter(|f| f.test.as_deref() == Some(r.test))
+                .filter(|f| !f.what.starts_with("tests failed under Valgrind"))
+                .cloned()
+                .collect();
+            cells
+                .entry(r.test)
+                .or_default()
+                .insert("valgrind", memcheck);
+        }
+        stages.push(rep);
+    }
+    if want(Stage::Lsan) {
+        let ids: Vec<String> = rows
+            .iter()
+            .map(|r| format!("{}.{}", PLANTED_TESTS.id(), r.test))
+            .collect();
+        let (rep, per_test) = lsan::stage(
+            root,
+            venv,
+            &ids,
+            jobs,
+            &out.join("lsan"),
+            "planted: LeakSanitizer (LD_PRELOAD=liblsan.so, one process per case)",
+        )?;
+        for (id, findings) in per_test {
+            let name = id.rsplit('.').next().unwrap_or(&id);
+            if let Some(r) = rows.iter().find(|r| r.test == name) {
+                cells.entry(r.test).or_default().insert("lsan", findings);
+            }
+        }
+        stages.push(rep);
+    }
+
+    let ran: Vec<&str> = stages.iter().map(|s| s.stage).collect();
+    let matrix = Matrix::build(root, &rows, &ran, &cells);
+    let text = matrix.render();
+    let snap = if args.select.patterns.is_empty() && args.stage.is_none() {
+        snapshot::check(root, "planted_matrix", &text, args.select.accept)?
+    } else {
+        "skipped (-k or --stage selects a subset)".into()
+    };
+
+    let json = serde_json::json!({
+        "seconds": start.elapsed().as_secs_f64(),
+        "snapshot": snap,
+        "stages": stages,
+        "matrix": text,
+    });
+    let json_path = out.join("report.json");
+    sh.write_file(&json_path, serde_json::to_string_pretty(&json)? + "\n")?;
+
+    println!("\n==> detection matrix\n\n{text}");
+    for st in &stages {
+        println!(
+            "  {:<12} {:>6.1}s  {} case(s), {}, {} process(es)",
+            st.stage, st.seconds, st.tests, st.iterations, st.processes
+        );
+    }
+    println!(
+        "  snapshot {snap}; total {:.1}s; report: {}",
+        start.elapsed().as_secs_f64(),
+        json_path.display()
+    );
+
+    let mut problems = Vec::new();
+    for r in &matrix.rows {
+        match (r.control, r.caught_by.is_empty()) {
+            (false, true) => problems.push(format!("{} was missed by every stage", r.class)),
+            (true, false) => problems.push(format!(
+                "the control {} was reported by {}",
+                r.class,
+                r.caught_by.join(", ")
+            )),
+            _ => {}
+        }
+    }
+    if !problems.is_empty() {
+        return Err(found(format!("detection matrix: {}", problems.join("; "))));
+    }
+    if snap.starts_with("changed") {
+        return Err(found(
+            "detection matrix changed (see the diff above); if intended: cargo xtask memtest --planted --accept",
+        ));
+    }
+    Ok(())
+}
+
+/// `select` narrowed to one case, with the planted default iteration count.
+fn isolated(select: &SelectArgs, r: &Row, iterations: u32) -> SelectArgs {
+    SelectArgs {
+        patterns: vec![r.test.to_owned()],
+        iterations: Some(select.iterations.unwrap_or(iterations)),
+        jobs: select.jobs,
+        accept: false,
+        no_build: true,
+    }
+}
+
+fn merge(total: &mut StageReport, rep: &StageReport) {
+    total.tests += rep.tests;
+    total.processes += rep.processes;
+    total.iterations = rep.iterations.clone();
+    total.findings.extend(rep.findings.iter().cloned());
+    total.artifacts.extend(rep.artifacts.iter().cloned());
+    total.verdict = if total.findings.is_empty() {
+        "clean"
+    } else {
+        "leak"
+    }
+    .into();
+}
+
+struct MatrixRow {
+    class: &'static str,
+    test: &'static str,
+    control: bool,
+    /// Per stage that ran: the normalised messages (empty: not caught).
+    cells: Vec<(&'static str, Vec<String>)>,
+    caught_by: Vec<&'static str>,
+    names_planted: bool,
+}
+
+struct Matrix {
+    stages: Vec<&'static str>,
+    rows: Vec<MatrixRow>,
+}
+
+impl Matrix {
+    fn build(
+        root: &Path,
+        rows: &[&Row],
+        ran: &[&'static str],
+        cells: &BTreeMap<&str, BTreeMap<&str, Vec<Finding>>>,
+    ) -> Matrix {
+        let stages: Vec<&'static str> = STAGES.into_iter().filter(|s| ran.contains(s)).collect();
+        let rows = rows
+            .iter()
+            .map(|r| {
+                let mut row_cells = Vec::new();
+                for st in &stages {
+                    let findings = cells
+                        .get(r.test)
+                        .and_then(|c| c.get(st))
+                        .cloned()
+                        .unwrap_or_default();
+                    let mut msgs: Vec<String> = findings.iter().map(|f| message(root, f)).collect();
+                    msgs.sort();
+                    msgs.dedup();
+                    row_cells.push((*st, msgs));
+                }
+                let caught_by: Vec<&'static str> = row_cells
+                    .iter()
+                    .filter(|(_, m)| !m.is_empty())
+                    .map(|(s, _)| *s)
+                    .collect();
+                let names_planted = row_cells
+                    .iter()
+                    .flat_map(|(_, m)| m)
+                    .any(|m| r.planted.iter().any(|p| m.contains(p)));
+                MatrixRow {
+                    class: r.class,
+                    test: r.test,
+                    control: r.control,
+                    cells: row_cells,
+                    caught_by,
+                    names_planted,
+                }
+            })
+            .collect();
+        Matrix { stages, rows }
+    }
+
+    fn render(&self) -> String {
+        let mut s = String::from(
+            "Detection matrix: each case of python/tests/planted_test.py run alone through each stage\n\
+             (x = caught, . = not caught). Regenerate: cargo xtask memtest --planted --accept\n\n",
+        );
+        s += &format!("| row | {} | verdict |\n", self.stages.join(" | "));
+        s += &format!("|---|{}---|\n", "---|".repeat(self.stages.len()));
+        for r in &self.rows {
+            let marks: Vec<&str> = r
+                .cells
+                .iter()
+                .map(|(_, m)| if m.is_empty() { "." } else { "x" })
+                .collect();
+            let verdict = match (r.control, r.caught_by.is_empty(), r.names_planted) {
+                (true, true, _) => "clean, as a control must be",
+                (true, false, _) => "REPORTED (a false alarm)",
+                (false, true, _) => "MISSED",
+                (false, false, true) => "caught, names the planted code",
+                (false, false, false) => "caught (the planted code is not named)",
+            };
+            s += &format!("| {} | {} | {verdict} |\n", r.class, marks.join(" | "));
+        }
+        for r in &self.rows {
+            s += &format!("\n## {} ({})\n", r.class, r.test);
+            for (st, msgs) in &r.cells {
+                if msgs.is_empty() {
+                    s += &format!("{st}: not caught\n");
+                } else {
+                    s += &format!("{st}:\n");
+                    for m in msgs {
+                        s += &format!("  - {m}\n");
+                    }
+                }
+            }
+        }
+        s
+    }
+}
+
+/// `what at place`; a Python `file:line` gets its source line, which names the
+/// planted function the test calls.
+fn message(root: &Path, f: &Finding) -> String {
+    // Whether a growing block is "still reachable" or "possibly lost" depends on
+    // stale interior pointers Valgrind's scan happens to find: not stable from
+    // run to run. That it grows with the iteration count is.
+    let what = if f.what.ends_with(" grows with iterations") {
+        "still reachable or possibly lost, grows with iterations".to_owned()
+    } else {
+        f.what.clone()
+    };
+    let Some(loc) = &f.location else {
+        return what;
+    };
+    let mut place = loc.clone();
+    if let Some((file, line)) = loc.rsplit_once(':') {
+        if file.ends_with(".py") {
+            if let Ok(n) = line.parse::<usize>() {
+                let path: PathBuf = root.join(file);
+                if let Some(src) = std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|t| t.lines().nth(n - 1).map(|l| l.trim().to_owned()))
+                {
+                    place = format!("{} ({src})", rel(root, &path).to_owned() + ":" + line);
+                }
+            }
+        }
+    }
+    format!("{what} at {place}")
+}
