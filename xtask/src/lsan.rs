@@ -27,7 +27,14 @@ pub const LSAN_ITERATIONS: u32 = 10;
 /// `liblsan.so.0` from `ldconfig -p`.
 pub fn runtime() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("SLUICE_LSAN_RUNTIME") {
-        return Ok(PathBuf::from(p));
+        let p = PathBuf::from(p);
+        if !p.exists() {
+            bail!(
+                "SLUICE_LSAN_RUNTIME={} does not exist — on Debian/Ubuntu: apt-get install liblsan0",
+                p.display()
+            );
+        }
+        return Ok(p);
     }
     let out = Command::new("ldconfig").arg("-p").output();
     if let Ok(out) = out {
