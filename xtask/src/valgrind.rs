@@ -327,6 +327,12 @@ pub fn stage(
             .args(["-m", "unittest", "-v"])
             .args(&r.tests)
             .env("SLUICE_MEMTEST_ITERATIONS", r.iterations.to_string())
+            // Per-test added-leak searches (for attribution) only in the 2N run:
+            // every finding is reported from it, and the searches are costly.
+            .env(
+                "SLUICE_MEMTEST_LEAK_SEARCHES",
+                if r.iterations == 2 * n { "1" } else { "0" },
+            )
             .env("SLUICE_MEMTEST_ROUNDS", "1")
             .env("SLUICE_MEMTEST_WARMUP", "1");
         python_env(&mut c);
@@ -418,12 +424,15 @@ pub fn stage(
     for (_, _, reps) in per_run {
         all_reports.extend(reps);
     }
+    write_html(root, out, &ours, &all_reports, &mut report)?;
+    let unused_suppressions = warn_unused_suppressions(root, out, &all_reports, &mut report)?;
     let summary = vgxml::Summary::from_reports(&all_reports);
     report.valgrind = Some(serde_json::json!({
         "leaks_all_code": summary.leaks,
         "errors_all_code": summary.errors,
         "suppressed": summary.suppressed.by_name.values().sum::<u64>(),
         "diagnostics": summary.diagnostics,
+        "unused_suppressions": unused_suppressions,
     }));
     report.verdict = if report.findings.is_empty() {
         "clean"
@@ -617,7 +626,7 @@ fn analyse(
                 let key = format!("{} {}", e.kind, location(ours, e).unwrap_or_default());
                 seen_err.entry(key).or_insert_with(|| Finding {
                     what: format!("{} ({})", e.kind, vgxml::normalize_text(&e.what)),
-                    test: None,
+                    test: test_of(rep, e, ours),
                     location: location(ours, e),
                     bytes: None,
                     blocks: None,
@@ -628,7 +637,7 @@ fn analyse(
     }
     // Definitely/indirectly lost in our code: per place, the largest amount any one run lost.
     for (_, _, reps) in per_run {
-        let mut this_run: BTreeMap<String, (u64, u64, &ErrorRecord)> = BTreeMap::new();
+        let mut this_run: BTreeMap<String, (u64, u64, &ErrorRecord, &Report)> = BTreeMap::new();
         for rep in reps {
             for l in rep
                 .final_leaks()
@@ -636,19 +645,19 @@ fn analyse(
             {
                 let what = l.leak_kind().map(|k| k.label()).unwrap_or("lost");
                 let key = format!("{what} {}", location(ours, l).unwrap_or_default());
-                let e = this_run.entry(key).or_insert((0, 0, l));
+                let e = this_run.entry(key).or_insert((0, 0, l, rep));
                 e.0 += l.leaked_bytes.unwrap_or(0);
                 e.1 += l.leaked_blocks.unwrap_or(0);
             }
         }
-        for (key, (bytes, blocks, l)) in this_run {
+        for (key, (bytes, blocks, l, rep)) in this_run {
             let f = seen_err.entry(key).or_insert_with(|| Finding {
                 what: l
                     .leak_kind()
                     .map(|k| k.label())
                     .unwrap_or("lost")
                     .to_owned(),
-                test: None,
+                test: test_of(rep, l, ours),
                 location: location(ours, l),
                 bytes: Some(0),
                 blocks: Some(0),
@@ -664,14 +673,14 @@ fn analyse(
     let shards: std::collections::BTreeSet<usize> = per_run.iter().map(|r| r.0).collect();
     for s in shards {
         let totals = |it: u32| {
-            let mut m: BTreeMap<String, (u64, u64, &ErrorRecord)> = BTreeMap::new();
+            let mut m: BTreeMap<String, (u64, u64, &ErrorRecord, &Report)> = BTreeMap::new();
             for (_, _, reps) in per_run.iter().filter(|r| r.0 == s && r.1 == it) {
                 for rep in reps {
                     for l in rep
                         .final_leaks()
                         .filter(|l| !is_lost(l) && ours.matches_record(l))
                     {
-                        let e = m.entry(stack_key(l)).or_insert((0, 0, l));
+                        let e = m.entry(stack_key(l)).or_insert((0, 0, l, rep));
                         e.0 += l.leaked_bytes.unwrap_or(0);
                         e.1 += l.leaked_blocks.unwrap_or(0);
                     }
@@ -681,12 +690,12 @@ fn analyse(
         };
         let low = totals(n);
         let high = totals(2 * n);
-        for (k, (hb, hn, rec)) in &high {
+        for (k, (hb, hn, rec, rep)) in &high {
             let (lb, ln) = low.get(k).map_or((0, 0), |v| (v.0, v.1));
             if *hn > ln {
                 report.findings.push(Finding {
                     what: format!("{} grows with iterations", rec.leak_kind().map(|k| k.label()).unwrap_or("leak")),
-                    test: None,
+                    test: test_of(rep, rec, ours),
                     location: location(ours, rec),
                     bytes: Some(hb.saturating_sub(lb)),
                     blocks: Some(hn - ln),
@@ -701,17 +710,94 @@ fn analyse(
     }
 }
 
+/// The test that produced a record, from the `sluice-test-begin:` markers the
+/// memory tests write before each test (an added-leak search follows each
+/// test): `test_x`, without module and class.
+fn test_of(rep: &Report, record: &ErrorRecord, ours: &OurCode) -> Option<String> {
+    let id = vgxml::check::test_of_record(rep, record, ours, vgxml::check::TEST_MARKER_PREFIX)?;
+    Some(id.trim().rsplit('.').next().unwrap_or(id.trim()).to_owned())
+}
+
 fn normalize_findings(findings: &[Finding]) -> String {
     if findings.is_empty() {
         return "no leaks or memory errors in our code (extension module, cpp/, crates/)\n".into();
     }
     let mut lines: Vec<String> = findings
         .iter()
-        .map(|f| format!("{} at {}", f.what, f.location.as_deref().unwrap_or("?")))
+        .map(|f| {
+            let test = f
+                .test
+                .as_deref()
+                .map(|t| format!("{t}: "))
+                .unwrap_or_default();
+            format!(
+                "{test}{} at {}",
+                f.what,
+                f.location.as_deref().unwrap_or("?")
+            )
+        })
         .collect();
     lines.sort();
     lines.dedup();
     lines.join("\n") + "\n"
+}
+
+/// `report.html` beside the XML: one self-contained page (vgxml's renderer)
+/// with records grouped by fingerprint and our frames highlighted.
+fn write_html(
+    root: &Path,
+    out: &Path,
+    ours: &OurCode,
+    reports: &[Report],
+    report: &mut StageReport,
+) -> Result<()> {
+    let html = out.join("report.html");
+    let page = vgxml::html::render(reports, ours, root, vgxml::check::TEST_MARKER_PREFIX);
+    std::fs::write(&html, page).with_context(|| format!("writing {}", html.display()))?;
+    report.artifacts.push(rel(root, &html));
+    Ok(())
+}
+
+/// Suppressions rot: an entry that matched nothing in any run hides nothing
+/// today and may hide a real leak tomorrow. Warn (never fail: which
+/// interpreter entries match depends on the tests selected), and list them
+/// all in `unused-suppressions.txt`.
+fn warn_unused_suppressions(
+    root: &Path,
+    out: &Path,
+    reports: &[Report],
+    report: &mut StageReport,
+) -> Result<usize> {
+    let files = suppression_files(root)?;
+    let entries = vgxml::supp::parse_files(&files).context("reading suppressions/")?;
+    let unused = vgxml::supp::unused(&entries, reports);
+    let list = out.join("unused-suppressions.txt");
+    let mut text = String::new();
+    let mut per_file: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for e in &entries {
+        per_file.entry(rel(root, &e.file)).or_default().1 += 1;
+    }
+    for e in &unused {
+        per_file.entry(rel(root, &e.file)).or_default().0 += 1;
+        text += &format!("{}:{}: {}\n", rel(root, &e.file), e.line, e.name);
+    }
+    std::fs::write(&list, &text).with_context(|| format!("writing {}", list.display()))?;
+    for (file, (unused, total)) in &per_file {
+        if *unused > 0 {
+            println!("warning: {unused} of {total} suppressions in {file} matched nothing in this run (list: {})", rel(root, &list));
+        }
+    }
+    // Our own file is small and every entry in it must earn its place: name them.
+    for e in unused.iter().filter(|e| e.file.ends_with("sluice.supp")) {
+        println!(
+            "warning: unused suppression {} at {}:{}",
+            e.name,
+            rel(root, &e.file),
+            e.line
+        );
+    }
+    report.artifacts.push(rel(root, &list));
+    Ok(unused.len())
 }
 
 /// The generated suppressions of every record, deduplicated, for review.

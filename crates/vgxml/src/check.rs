@@ -155,20 +155,42 @@ fn attribution(r: &Report, ours: &OurCode, prefix: &str) -> HashMap<String, Stri
     m
 }
 
-/// The test a record belongs to: for errors and intermediate loss records,
-/// the marker before them; for end-of-run loss records, the test whose
-/// added-leak search first showed a record with the same allocation site
-/// (`None`: leaked
-/// outside every test, or no markers).
-pub fn test_of_record(r: &Report, e: &ErrorRecord, ours: &OurCode, prefix: &str) -> Option<String> {
-    if e.is_leak() && e.final_search {
-        attribution(r, ours, prefix).remove(&site_key(e, ours))
-    } else {
-        e.marker
-            .as_deref()
-            .and_then(|x| test_of_marker(x, prefix))
-            .map(str::to_string)
+/// Which test each allocation site of one report belongs to: computed once
+/// per report, then asked per record (see [`test_of_record`]).
+pub struct Attribution {
+    sites: HashMap<String, String>,
+    prefix: String,
+}
+
+impl Attribution {
+    pub fn new(r: &Report, ours: &OurCode, prefix: &str) -> Attribution {
+        Attribution {
+            sites: attribution(r, ours, prefix),
+            prefix: prefix.to_string(),
+        }
     }
+
+    /// The test a record of this report belongs to: for errors and
+    /// intermediate loss records, the marker before them; for end-of-run
+    /// loss records, the test whose added-leak search first showed a record
+    /// with the same allocation site (`None`: leaked outside every test, or
+    /// no markers).
+    pub fn test_of(&self, e: &ErrorRecord, ours: &OurCode) -> Option<String> {
+        if e.is_leak() && e.final_search {
+            self.sites.get(&site_key(e, ours)).cloned()
+        } else {
+            e.marker
+                .as_deref()
+                .and_then(|x| test_of_marker(x, &self.prefix))
+                .map(str::to_string)
+        }
+    }
+}
+
+/// The test a record belongs to (see [`Attribution::test_of`]). Builds the
+/// report's attribution each call: for many records, use [`Attribution`].
+pub fn test_of_record(r: &Report, e: &ErrorRecord, ours: &OurCode, prefix: &str) -> Option<String> {
+    Attribution::new(r, ours, prefix).test_of(e, ours)
 }
 
 /// Every test id announced by a marker in the reports, in order.

@@ -1,7 +1,7 @@
 //! A self-contained HTML report: one page, inline CSS and JS, no network.
 
 use crate::baseline::counted_records;
-use crate::check::{test_of_record, tests_in};
+use crate::check::{tests_in, Attribution};
 use crate::formats::repo_relative;
 use crate::model::{ErrorRecord, Frame, LeakKind};
 use crate::ours::OurCode;
@@ -192,10 +192,15 @@ pub fn render(
         cache: HashMap::new(),
     };
     let mut groups: BTreeMap<String, Group<'_>> = BTreeMap::new();
+    // One attribution per report, not per record: a report holds many records.
+    let mut attributions: HashMap<*const Report, Attribution> = HashMap::new();
     for (r, e) in counted_records(reports, ours) {
         let key = e.fingerprint_key(ours);
         let fp = crate::fingerprint::fingerprint_of_key(&key);
-        let test = test_of_record(r, e, ours, marker_prefix);
+        let test = attributions
+            .entry(r as *const Report)
+            .or_insert_with(|| Attribution::new(r, ours, marker_prefix))
+            .test_of(e, ours);
         let g = groups.entry(fp.clone()).or_insert_with(|| Group {
             fingerprint: fp,
             key,
