@@ -428,9 +428,17 @@ fn check(cli: &Cli, out: &mut dyn Write) -> Result<u8> {
                 }
             }
             let failing = v.findings.iter().filter(|f| f.failing).count();
+            // One leak site often yields several loss records (different
+            // callers): count the distinct fingerprints too.
+            let fingerprints: std::collections::BTreeSet<&str> = v
+                .findings
+                .iter()
+                .filter(|f| f.failing)
+                .map(|f| f.fingerprint.as_str())
+                .collect();
             writeln!(
                 out,
-                "{} offending record(s){} in {} file(s){}{}",
+                "{} offending record(s){} in {} file(s), {} distinct fingerprint(s){}{}",
                 failing,
                 if cfg.baseline.is_some() {
                     " new since the baseline"
@@ -438,6 +446,7 @@ fn check(cli: &Cli, out: &mut dyn Write) -> Result<u8> {
                     ""
                 },
                 reports.len(),
+                fingerprints.len(),
                 if v.budgets.iter().any(|b| !b.ok) {
                     "; budget exceeded or not measured"
                 } else {
