@@ -268,31 +268,20 @@ impl Diff {
                 e.fingerprint
             );
         }
-        for c in &self.grown {
-            let _ = writeln!(
-                s,
-                "GROWN  {} {} -> {} ({:+} B, {:+} record(s))  at {}  [{}]",
-                c.new.kind,
-                amount(&c.old),
-                amount(&c.new),
-                c.byte_delta,
-                c.count_delta,
-                c.new.first_frame,
-                c.new.fingerprint
-            );
-        }
-        for c in &self.shrunk {
-            let _ = writeln!(
-                s,
-                "SHRUNK {} {} -> {} ({:+} B, {:+} record(s))  at {}  [{}]",
-                c.new.kind,
-                amount(&c.old),
-                amount(&c.new),
-                c.byte_delta,
-                c.count_delta,
-                c.new.first_frame,
-                c.new.fingerprint
-            );
+        for (label, changes) in [("GROWN ", &self.grown), ("SHRUNK", &self.shrunk)] {
+            for c in changes {
+                let _ = writeln!(
+                    s,
+                    "{label} {} {} -> {} ({:+} B, {:+} record(s))  at {}  [{}]",
+                    c.new.kind,
+                    amount(&c.old),
+                    amount(&c.new),
+                    c.byte_delta,
+                    c.count_delta,
+                    c.new.first_frame,
+                    c.new.fingerprint
+                );
+            }
         }
         for e in &self.fixed {
             let _ = writeln!(

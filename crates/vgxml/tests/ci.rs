@@ -8,27 +8,11 @@ mod common;
 use common::*;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use vgxml::*;
 
 fn report(name: &str) -> Report {
     read_path(&fixture(name)).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn vgxml(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vgxml"))
-        .args(args)
-        .current_dir(fixtures())
-        .output()
-        .unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn tmpdir(tag: &str) -> PathBuf {

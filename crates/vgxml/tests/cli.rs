@@ -3,19 +3,6 @@
 mod common;
 
 use common::*;
-use std::process::{Command, Output};
-
-fn vgxml(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vgxml"))
-        .args(args)
-        .current_dir(fixtures())
-        .output()
-        .unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
 
 #[test]
 fn summary_json_shape_and_exit_0() {

@@ -1,6 +1,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use vgxml::{Amount, LeakKind, Summary};
 
 pub fn fixtures() -> PathBuf {
@@ -90,4 +91,21 @@ pub fn assert_matches_text(summary: &Summary, txt: &Path) -> usize {
         }
     }
     compared
+}
+
+/// Runs the `vgxml` binary in the fixtures directory.
+pub fn vgxml(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vgxml"))
+        .args(args)
+        .current_dir(fixtures())
+        .output()
+        .unwrap()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
 }
