@@ -283,7 +283,10 @@ pub fn duplicate_names(entries: &[SuppEntry]) -> Vec<(String, Vec<&SuppEntry>)> 
 }
 
 /// True when the report's Valgrind command line loaded the file
-/// (`--suppressions=PATH`, compared by canonical path, else by file name).
+/// (`--suppressions=PATH`): the same canonical path, or the same file name.
+/// The file name is enough on its own because reports travel: a report made
+/// in another checkout or on a CI machine names the file at a path that may
+/// not exist here, or may be another copy of it.
 pub fn loaded_by(report: &Report, file: &Path) -> bool {
     let canon = std::fs::canonicalize(file).ok();
     let base = file.file_name();
@@ -292,10 +295,7 @@ pub fn loaded_by(report: &Report, file: &Path) -> bool {
             return false;
         };
         let p = Path::new(p);
-        match (&canon, std::fs::canonicalize(p).ok()) {
-            (Some(c), Some(q)) => *c == q,
-            _ => p.file_name() == base,
-        }
+        p.file_name() == base || (canon.is_some() && std::fs::canonicalize(p).ok() == canon)
     })
 }
 
