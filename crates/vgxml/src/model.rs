@@ -460,22 +460,9 @@ pub struct HeapSummary {
 /// Protocol 6 `<leak_summary>`: Valgrind's own totals.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ValgrindLeakSummary {
-    pub definitely_lost: Option<Amount>,
-    pub indirectly_lost: Option<Amount>,
-    pub possibly_lost: Option<Amount>,
-    pub still_reachable: Option<Amount>,
+    #[serde(flatten)]
+    pub totals: crate::summary::LeakTotals,
     pub suppressed: Option<Amount>,
-}
-
-impl ValgrindLeakSummary {
-    pub fn get(&self, k: LeakKind) -> Option<Amount> {
-        match k {
-            LeakKind::DefinitelyLost => self.definitely_lost,
-            LeakKind::IndirectlyLost => self.indirectly_lost,
-            LeakKind::PossiblyLost => self.possibly_lost,
-            LeakKind::StillReachable => self.still_reachable,
-        }
-    }
 }
 
 /// Something worth telling the user about a file that is not an error:

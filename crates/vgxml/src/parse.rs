@@ -1166,10 +1166,10 @@ impl<Rd: BufRead> Records<Rd> {
                 let mut ls = ValgrindLeakSummary::default();
                 self.children(empty, |s, t, e| {
                     match t {
-                        Tag::DefinitelyLost => ls.definitely_lost = s.read_amount(e)?,
-                        Tag::IndirectlyLost => ls.indirectly_lost = s.read_amount(e)?,
-                        Tag::PossiblyLost => ls.possibly_lost = s.read_amount(e)?,
-                        Tag::StillReachable => ls.still_reachable = s.read_amount(e)?,
+                        Tag::DefinitelyLost => ls.totals.definitely_lost = s.read_amount(e)?,
+                        Tag::IndirectlyLost => ls.totals.indirectly_lost = s.read_amount(e)?,
+                        Tag::PossiblyLost => ls.totals.possibly_lost = s.read_amount(e)?,
+                        Tag::StillReachable => ls.totals.still_reachable = s.read_amount(e)?,
                         Tag::Suppressed => ls.suppressed = s.read_amount(e)?,
                         _ => {
                             if !e {

@@ -136,10 +136,9 @@ impl ProcessSummary {
             }
         }
         let (leaks, source) = if let Some(ls) = &r.valgrind_leak_summary {
-            let mut t = LeakTotals::default();
+            let t = ls.totals;
             for k in LeakKind::ALL {
-                t.set(k, ls.get(k));
-                if let (Some(theirs), Some(ours)) = (ls.get(k), computed.get(k)) {
+                if let (Some(theirs), Some(ours)) = (t.get(k), computed.get(k)) {
                     if theirs != ours {
                         diags.push(format!(
                             "{}: Valgrind's <leak_summary> says {} {}, the loss records add up to {}",
