@@ -48,10 +48,6 @@ void Pipeline::push(const Block& input, PushHooks& hooks) {
   run_from(1, std::move(block), hooks);
 }
 
-void Pipeline::process(std::unique_ptr<Block> block, PushHooks& hooks) {
-  run_from(0, std::move(block), hooks);
-}
-
 void Pipeline::run_from(std::size_t first_stage, std::unique_ptr<Block> block, PushHooks& hooks) {
   if (!block) {
     throw std::invalid_argument("cannot push a null block");

@@ -50,8 +50,6 @@ class Pipeline : private detail::LiveCounted<LiveKind::Pipeline> {
   // output to hooks.deliver, then notifies every active subscriber in the
   // order they subscribed.
   void push(const Block& input, PushHooks& hooks);
-  // Like push, on a block the caller gives up.
-  void process(std::unique_ptr<Block> block, PushHooks& hooks);
 
  private:
   void run_from(std::size_t first_stage, std::unique_ptr<Block> block, PushHooks& hooks);

@@ -68,11 +68,6 @@ void push_block(Pipeline& pipeline, const Block& input, HookSink& sink) {
   pipeline.push(input, hooks);
 }
 
-void process_block(Pipeline& pipeline, std::unique_ptr<Block> block, HookSink& sink) {
-  SinkHooks hooks(sink);
-  pipeline.process(std::move(block), hooks);
-}
-
 std::uint64_t subscription_token(const Subscription& subscription) { return subscription.token(); }
 bool subscription_active(const Subscription& subscription) { return subscription.active(); }
 void cancel_subscription(const Subscription& subscription) { subscription.cancel(); }

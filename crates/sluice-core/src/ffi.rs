@@ -73,12 +73,6 @@ pub(crate) mod bridge {
             input: &Block,
             sink: &mut HookSink<'_>,
         ) -> Result<()>;
-        #[namespace = "sluice::bridge"]
-        fn process_block(
-            pipeline: Pin<&mut Pipeline>,
-            block: UniquePtr<Block>,
-            sink: &mut HookSink<'_>,
-        ) -> Result<()>;
 
         #[namespace = "sluice::bridge"]
         fn subscription_token(subscription: &Subscription) -> u64;

@@ -280,13 +280,6 @@ impl Pipeline {
         Self::outcome(result, &sink)
     }
 
-    /// Like [`Pipeline::push`], on a block the caller gives up (no copy).
-    pub fn process(&mut self, block: Block, hooks: &mut dyn PushHooks) -> Result<(), PushError> {
-        let mut sink = HookSink::new(hooks);
-        let result = bridge::process_block(self.inner.pin_mut(), block.inner, &mut sink);
-        Self::outcome(result, &sink)
-    }
-
     fn outcome(result: Result<(), cxx::Exception>, sink: &HookSink<'_>) -> Result<(), PushError> {
         match result {
             Ok(()) => Ok(()),
