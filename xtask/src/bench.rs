@@ -7,6 +7,7 @@ use anyhow::Result;
 use xshell::{cmd, Shell};
 
 use crate::{
+    bench_vgxml,
     flags::BenchArgs,
     harness::{run_tool, Step},
     venv,
@@ -26,26 +27,25 @@ pub fn run(sh: &Shell, root: &Path, args: &BenchArgs) -> Result<()> {
         step.done();
     }
     if args.vgxml || args.vgxml_only {
+        let venv = venv::ensure(sh, root)?;
         let step = Step::start("vgxml: throughput and peak RSS vs ElementTree");
-        let sizes = if args.with_1g {
-            vec!["--with-1g"]
-        } else {
-            vec![]
-        };
-        // The benchmark times the `vgxml` binary as a child process.
         run_tool(
             cmd!(sh, "cargo build --release --quiet -p vgxml"),
             "cargo build --release -p vgxml",
             "",
         )?;
-        run_tool(
-            cmd!(
-                sh,
-                "cargo run --release --quiet -p vgxml --example bench -- {sizes...}"
-            ),
-            "vgxml benchmark",
-            "",
-        )?;
+        let mut sizes = vec![10, 100];
+        if args.with_1g {
+            sizes.push(1000);
+        }
+        bench_vgxml::run(&bench_vgxml::Options {
+            sizes,
+            runs: 3,
+            dir: root.join("target/bench-vgxml"),
+            python: venv.real_python()?,
+            vgxml: root.join("target/release/vgxml"),
+            fixtures: root.join("crates/vgxml-parse/tests/fixtures"),
+        });
         step.done();
     }
     Ok(())

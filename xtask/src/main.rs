@@ -5,6 +5,7 @@
 //! harness could not run.
 
 mod bench;
+mod bench_vgxml;
 mod ci;
 mod flags;
 mod harness;

@@ -12,7 +12,7 @@
 use std::{collections::BTreeMap, path::Path, process::Command};
 
 use anyhow::{bail, Context, Result};
-use vgxml::SFrame;
+use vgxml_parse::SFrame;
 use xshell::{cmd, Shell};
 
 use crate::{
@@ -123,7 +123,7 @@ pub fn python_supp(sh: &Shell, root: &Path, args: &PythonSuppArgs) -> Result<()>
             describe_status(status)
         );
     }
-    let rep = vgxml::read_path(&xml)?;
+    let rep = vgxml_parse::read_path(&xml)?;
     if !rep.complete {
         bail!("{} is incomplete", xml.display());
     }
@@ -161,7 +161,7 @@ pub fn python_supp(sh: &Shell, root: &Path, args: &PythonSuppArgs) -> Result<()>
         groups
             .entry((s.kind.clone(), top))
             .or_default()
-            .insert(body, vgxml::normalize_text(&e.what));
+            .insert(body, vgxml_judge::normalize_text(&e.what));
     }
 
     let mut section = format!(

@@ -14,7 +14,8 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use vgxml::{ErrorRecord, LeakKind, OurCode, Report};
+use vgxml_judge::OurCode;
+use vgxml_parse::{ErrorRecord, LeakKind, Report};
 use xshell::{cmd, Shell};
 
 use crate::{
@@ -362,7 +363,8 @@ pub fn stage(
         }
         let mut reps = Vec::new();
         for x in &xmls {
-            let rep = vgxml::read_path(x).with_context(|| format!("reading {}", x.display()))?;
+            let rep =
+                vgxml_parse::read_path(x).with_context(|| format!("reading {}", x.display()))?;
             if !rep.complete || !rep.finished {
                 bail!(
                     "{} is incomplete or never reached FINISHED (Valgrind or Python died, or Valgrind refused its arguments: {}); an incomplete report is never taken as clean. See {}",
@@ -426,7 +428,7 @@ pub fn stage(
     }
     write_html(root, out, &ours, &all_reports, &mut report)?;
     let unused_suppressions = warn_unused_suppressions(root, out, &all_reports, &mut report)?;
-    let summary = vgxml::Summary::from_reports(&all_reports);
+    let summary = vgxml_parse::Summary::from_reports(&all_reports);
     report.valgrind = Some(serde_json::json!({
         "leaks_all_code": summary.leaks,
         "errors_all_code": summary.errors,
@@ -572,7 +574,7 @@ fn is_lost(r: &ErrorRecord) -> bool {
 fn stack_key(r: &ErrorRecord) -> String {
     r.stack
         .iter()
-        .map(vgxml::render_frame)
+        .map(vgxml_judge::render_frame)
         .collect::<Vec<_>>()
         .join(" <- ")
 }
@@ -580,7 +582,7 @@ fn stack_key(r: &ErrorRecord) -> String {
 /// The first frame of ours, preferring one with a source file in this repository
 /// (`cpp/`, `crates/`) over inlined library code inside the extension module.
 fn location(ours: &OurCode, r: &ErrorRecord) -> Option<String> {
-    let in_repo = |f: &&vgxml::Frame| {
+    let in_repo = |f: &&vgxml_parse::Frame| {
         f.path().is_some_and(|p| {
             p.contains("/cpp/") || (p.contains("/crates/") && !p.contains("/.cargo/"))
         }) && ours.matches_frame(f)
@@ -625,12 +627,12 @@ fn analyse(
             for e in rep.memory_errors().filter(|e| ours.matches_record(e)) {
                 let key = format!("{} {}", e.kind, location(ours, e).unwrap_or_default());
                 seen_err.entry(key).or_insert_with(|| Finding {
-                    what: format!("{} ({})", e.kind, vgxml::normalize_text(&e.what)),
+                    what: format!("{} ({})", e.kind, vgxml_judge::normalize_text(&e.what)),
                     test: test_of(rep, e, ours),
                     location: location(ours, e),
                     bytes: None,
                     blocks: None,
-                    detail: vgxml::render_record(e, ours),
+                    detail: vgxml_judge::render_record(e, ours),
                 });
             }
         }
@@ -661,7 +663,7 @@ fn analyse(
                 location: location(ours, l),
                 bytes: Some(0),
                 blocks: Some(0),
-                detail: vgxml::render_record(l, ours),
+                detail: vgxml_judge::render_record(l, ours),
             });
             f.bytes = Some(f.bytes.unwrap_or(0).max(bytes));
             f.blocks = Some(f.blocks.unwrap_or(0).max(blocks));
@@ -702,7 +704,7 @@ fn analyse(
                     detail: format!(
                         "{lb} bytes in {ln} blocks at {n} iterations, {hb} bytes in {hn} blocks at {} iterations\n{}",
                         2 * n,
-                        vgxml::render_record(rec, ours)
+                        vgxml_judge::render_record(rec, ours)
                     ),
                 });
             }
@@ -714,7 +716,12 @@ fn analyse(
 /// memory tests write before each test (an added-leak search follows each
 /// test): `test_x`, without module and class.
 fn test_of(rep: &Report, record: &ErrorRecord, ours: &OurCode) -> Option<String> {
-    let id = vgxml::check::test_of_record(rep, record, ours, vgxml::check::TEST_MARKER_PREFIX)?;
+    let id = vgxml_judge::check::test_of_record(
+        rep,
+        record,
+        ours,
+        vgxml_judge::check::TEST_MARKER_PREFIX,
+    )?;
     Some(id.trim().rsplit('.').next().unwrap_or(id.trim()).to_owned())
 }
 
@@ -752,7 +759,8 @@ fn write_html(
     report: &mut StageReport,
 ) -> Result<()> {
     let html = out.join("report.html");
-    let page = vgxml::html::render(reports, ours, root, vgxml::check::TEST_MARKER_PREFIX);
+    let page =
+        vgxml_judge::html::render(reports, ours, root, vgxml_judge::check::TEST_MARKER_PREFIX);
     std::fs::write(&html, page).with_context(|| format!("writing {}", html.display()))?;
     report.artifacts.push(rel(root, &html));
     Ok(())
@@ -769,8 +777,8 @@ fn warn_unused_suppressions(
     report: &mut StageReport,
 ) -> Result<usize> {
     let files = suppression_files(root)?;
-    let entries = vgxml::supp::parse_files(&files).context("reading suppressions/")?;
-    let unused = vgxml::supp::unused(&entries, reports);
+    let entries = vgxml_judge::supp::parse_files(&files).context("reading suppressions/")?;
+    let unused = vgxml_judge::supp::unused(&entries, reports);
     let list = out.join("unused-suppressions.txt");
     let mut text = String::new();
     let mut per_file: BTreeMap<String, (usize, usize)> = BTreeMap::new();
@@ -814,7 +822,7 @@ fn candidates<'a>(reports: impl Iterator<Item = &'a Report>) -> String {
                     out.push_str(&format!(
                         "# {}: {}\n{}\n",
                         e.kind,
-                        vgxml::normalize_text(&e.what),
+                        vgxml_judge::normalize_text(&e.what),
                         s.rawtext.trim_end()
                     ));
                 }

@@ -5,11 +5,9 @@ use std::collections::HashSet;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use vgxml::formats::{self, gh_escape, TestCase};
-use vgxml::{
-    read_path_with, records_with, Baseline, CheckConfig, Diff, LeakKind, Options, OurCode, Report,
-    Summary,
-};
+use vgxml_judge::formats::{self, gh_escape, TestCase};
+use vgxml_judge::{Baseline, CheckConfig, Diff, OurCode};
+use vgxml_parse::{read_path_with, records_with, LeakKind, Options, Report, Summary};
 
 const USAGE: &str = "\
 vgxml: read Valgrind XML reports (--xml=yes; protocols 4, 5, 6)
@@ -106,7 +104,7 @@ fn parse_args() -> Result<Option<Cli>> {
         unused: false,
         source_root: None,
         summary_file: None,
-        marker_prefix: vgxml::check::TEST_MARKER_PREFIX.to_string(),
+        marker_prefix: vgxml_judge::check::TEST_MARKER_PREFIX.to_string(),
     };
     let mut files_only = false;
     while let Some(a) = args.next() {
@@ -179,7 +177,7 @@ fn parse_args() -> Result<Option<Cli>> {
             "--baseline" => cli.baseline = Some(PathBuf::from(value("--baseline")?)),
             "--max" => {
                 let m = value("--max")?;
-                vgxml::parse_budgets(&m).map_err(|e| anyhow::anyhow!("--max: {e}"))?;
+                vgxml_judge::parse_budgets(&m).map_err(|e| anyhow::anyhow!("--max: {e}"))?;
                 cli.max = Some(m);
             }
             "--supp" => cli.supp.push(PathBuf::from(value("--supp")?)),
@@ -372,15 +370,15 @@ fn check(cli: &Cli, out: &mut dyn Write) -> Result<u8> {
     cfg.fail_on = cli
         .fail_on
         .iter()
-        .filter_map(|f| vgxml::Category::parse(f))
+        .filter_map(|f| vgxml_judge::Category::parse(f))
         .collect();
     if let Some(m) = &cli.max {
-        cfg.budgets = vgxml::parse_budgets(m).map_err(|e| anyhow::anyhow!("--max: {e}"))?;
+        cfg.budgets = vgxml_judge::parse_budgets(m).map_err(|e| anyhow::anyhow!("--max: {e}"))?;
     }
     if let Some(b) = &cli.baseline {
         cfg.baseline = Some(Baseline::load(b, &cli.ours).map_err(|e| anyhow::anyhow!(e))?);
     }
-    let v = vgxml::check(&reports, &cfg);
+    let v = vgxml_judge::check(&reports, &cfg);
     for n in &v.notes {
         eprintln!("vgxml: note: {n}");
     }
@@ -399,7 +397,7 @@ fn check(cli: &Cli, out: &mut dyn Write) -> Result<u8> {
                 {
                     writeln!(out, "[after client message: {m}]")?;
                 }
-                write!(out, "{}", vgxml::render_record(f.record, &cli.ours))?;
+                write!(out, "{}", vgxml_judge::render_record(f.record, &cli.ours))?;
                 writeln!(
                     out,
                     "  fingerprint {}{}",
@@ -469,8 +467,8 @@ fn check(cli: &Cli, out: &mut dyn Write) -> Result<u8> {
                         "test": f.test,
                         "bytes": f.record.direct_bytes(),
                         "blocks": f.record.leak_kind().and(f.record.leaked_blocks),
-                        "first_frame": cli.ours.location_frame(f.record).map(vgxml::render_frame),
-                        "rendered": vgxml::render_record(f.record, &cli.ours),
+                        "first_frame": cli.ours.location_frame(f.record).map(vgxml_judge::render_frame),
+                        "rendered": vgxml_judge::render_record(f.record, &cli.ours),
                         "first_frame_of_ours": cli.ours.location_frame(f.record),
                         "record": f.record,
                     })
@@ -568,31 +566,34 @@ fn unused_suppressions(cli: &Cli, out: &mut dyn Write) -> Result<u8> {
     if cli.supp.is_empty() {
         bail!("--unused needs at least one --supp FILE.supp");
     }
-    let entries = vgxml::supp::parse_files(&cli.supp)?;
+    let entries = vgxml_judge::supp::parse_files(&cli.supp)?;
     let opts = Options {
         stacks: false,
         suppressions: false,
         collect_errors: false,
     };
     let reports = read_all(&cli.files, opts)?;
-    if !reports.iter().any(vgxml::supp::suppcounts_known) {
+    if !reports.iter().any(vgxml_judge::supp::suppcounts_known) {
         bail!("every run was made with -q/--quiet, which leaves <suppcounts> out of the XML: cannot tell which suppressions were used (rerun without -q)");
     }
-    for r in reports.iter().filter(|r| !vgxml::supp::suppcounts_known(r)) {
+    for r in reports
+        .iter()
+        .filter(|r| !vgxml_judge::supp::suppcounts_known(r))
+    {
         eprintln!(
             "vgxml: warning: {}: run with -q, no <suppcounts>: ignored for --unused",
             r.source
         );
     }
     for f in &cli.supp {
-        if !reports.iter().any(|r| vgxml::supp::loaded_by(r, f)) {
+        if !reports.iter().any(|r| vgxml_judge::supp::loaded_by(r, f)) {
             eprintln!(
                 "vgxml: warning: no run loaded {} (--suppressions=...): its entries cannot have been used",
                 f.display()
             );
         }
     }
-    for (name, es) in vgxml::supp::duplicate_names(&entries) {
+    for (name, es) in vgxml_judge::supp::duplicate_names(&entries) {
         let at: Vec<String> = es
             .iter()
             .map(|e| format!("{}:{}", e.file.display(), e.line))
@@ -603,7 +604,7 @@ fn unused_suppressions(cli: &Cli, out: &mut dyn Write) -> Result<u8> {
             at.join(", ")
         );
     }
-    let unused = vgxml::supp::unused(&entries, &reports);
+    let unused = vgxml_judge::supp::unused(&entries, &reports);
     if cli.format == Format::Json {
         serde_json::to_writer(&mut *out, &unused)?;
         writeln!(out)?;
@@ -632,7 +633,7 @@ fn unused_suppressions(cli: &Cli, out: &mut dyn Write) -> Result<u8> {
 fn html(cli: &Cli, out: &mut dyn Write) -> Result<u8> {
     let reports = read_all(&cli.files, Options::full())?;
     let root = source_root(cli);
-    let page = vgxml::html::render(&reports, &cli.ours, &root, &cli.marker_prefix);
+    let page = vgxml_judge::html::render(&reports, &cli.ours, &root, &cli.marker_prefix);
     match &cli.output {
         Some(p) => std::fs::write(p, page).with_context(|| format!("{}", p.display()))?,
         None => out.write_all(page.as_bytes())?,
@@ -679,7 +680,7 @@ fn dump_records(cli: &Cli, out: &mut dyn Write) -> Result<u8> {
         let reader = io::BufReader::with_capacity(1 << 20, file);
         for item in records_with(reader, &name, Options::full()) {
             let item = item?;
-            if let vgxml::Item::End { complete: c } = item {
+            if let vgxml_parse::Item::End { complete: c } = item {
                 complete &= c;
             }
             serde_json::to_writer(&mut *out, &item)?;

@@ -9,7 +9,8 @@ use common::*;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use vgxml::*;
+use vgxml_judge::*;
+use vgxml_parse::*;
 
 fn report(name: &str) -> Report {
     read_path(&fixture(name)).unwrap_or_else(|e| panic!("{e}"))
@@ -49,7 +50,7 @@ fn fingerprints(r: &Report, ours: &OurCode) -> BTreeSet<String> {
     r.errors
         .iter()
         .filter(|e| !e.is_leak() || e.final_search)
-        .map(|e| e.fingerprint(ours))
+        .map(|e| fingerprint(e, ours))
         .collect()
 }
 
@@ -67,7 +68,7 @@ fn fingerprint_keys_have_no_run_specific_parts() {
         let r = report(name);
         for e in &r.errors {
             for ours in [OurCode::new(), ours_programs()] {
-                let k = e.fingerprint_key(&ours);
+                let k = fingerprint_key(e, &ours);
                 assert!(k.starts_with(e.kind.as_str()), "{k}");
                 assert!(!k.contains('/'), "no paths: {k}");
                 assert!(!k.contains("0x"), "no addresses: {k}");
@@ -77,7 +78,7 @@ fn fingerprint_keys_have_no_run_specific_parts() {
                         .any(|c| c.is_ascii_digit() && k.contains(&format!(":{c}"))),
                     "no line numbers: {k}"
                 );
-                let fp = e.fingerprint(&ours);
+                let fp = fingerprint(e, &ours);
                 assert_eq!(fp.len(), 16);
                 assert!(fp.bytes().all(|b| b.is_ascii_hexdigit()));
                 assert_eq!(fp, fingerprint_of_key(&k));
@@ -90,13 +91,13 @@ fn fingerprint_keys_have_no_run_specific_parts() {
         .find(|e| e.what.contains(" direct, "))
         .unwrap();
     assert_eq!(
-        owner.fingerprint_key(&ours_programs()),
+        fingerprint_key(owner, &ours_programs()),
         "Leak_DefinitelyLost|make_tree@leaks.c|leak_tree@leaks.c|main@leaks.c"
     );
     // no frame of ours: the top frames of the stack
     let none = OurCode::new().function_pattern("nothing_matches");
     assert_eq!(
-        owner.fingerprint_key(&none),
+        fingerprint_key(owner, &none),
         "Leak_DefinitelyLost|malloc@vgpreload_memcheck-amd64-linux.so|make_tree@leaks.c|leak_tree@leaks.c|main@leaks.c"
     );
 }
@@ -111,12 +112,12 @@ fn fingerprints_equal_across_processes_and_searches() {
         .errors
         .iter()
         .filter(|e| e.kind == Kind::LeakDefinitelyLost && !e.final_search)
-        .map(|e| e.fingerprint(&ours))
+        .map(|e| fingerprint(e, &ours))
         .collect();
     let fin: BTreeSet<String> = r
         .final_leaks()
         .filter(|e| e.kind == Kind::LeakDefinitelyLost)
-        .map(|e| e.fingerprint(&ours))
+        .map(|e| fingerprint(e, &ours))
         .collect();
     assert!(!inter.is_empty() && inter.is_subset(&fin));
 }
@@ -828,12 +829,9 @@ fn github_annotations_and_job_summary() {
 fn html_page(files: &[&str]) -> String {
     let ours = OurCode::new();
     let reports: Vec<Report> = files.iter().map(|f| report(f)).collect();
-    html::render(
-        &reports,
-        &ours,
-        &workspace_root(),
-        check::TEST_MARKER_PREFIX,
-    )
+    // The reports were made where the fixtures were then; their programs'
+    // sources resolve under the fixtures directory.
+    html::render(&reports, &ours, &fixtures(), check::TEST_MARKER_PREFIX)
 }
 
 #[test]

@@ -1,12 +1,6 @@
-//! Benchmark: throughput (MB/s) and peak RSS of `vgxml summary --json` on
-//! generated reports, against Python's `xml.etree.ElementTree.iterparse`
-//! computing the same totals, in the same run.
-//!
-//! ```text
-//! cargo build --release -p vgxml
-//! cargo run --release -p vgxml --example bench -- [--sizes 10,100] [--with-1g]
-//!     [--runs 3] [--dir /tmp/vgxml-bench] [--python PATH] [--keep]
-//! ```
+//! `cargo xtask bench --vgxml`: throughput (MB/s) and peak RSS of the
+//! release `vgxml summary --json` on generated reports, against Python's
+//! `xml.etree.ElementTree.iterparse` computing the same totals, in the same run.
 //!
 //! The reports are built by replicating real memcheck records from
 //! `tests/fixtures` (leaks of every kind with indirect children, invalid
@@ -94,7 +88,7 @@ fn blocks_of(path: &Path) -> (Vec<Block>, String) {
             rest = after;
         }
         block.push('\n');
-        let r = vgxml::read(
+        let r = vgxml_parse::read(
             format!("<?xml version=\"1.0\"?><valgrindoutput><protocolversion>4</protocolversion><status><state>FINISHED</state></status>{block}</valgrindoutput>").as_bytes(),
             "block",
         )
@@ -225,69 +219,50 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn main() {
-    let mut sizes: Vec<u64> = vec![10, 100];
-    let mut runs = 3usize;
-    let mut dir = std::env::temp_dir().join("vgxml-bench");
-    let mut python = None;
-    let mut keep = false;
-    let mut with_python = true;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--sizes" => {
-                sizes = args
-                    .next()
-                    .unwrap()
-                    .split(',')
-                    .map(|s| s.parse().unwrap())
-                    .collect()
-            }
-            "--with-1g" => sizes.push(1000),
-            "--runs" => runs = args.next().unwrap().parse().unwrap(),
-            "--dir" => dir = PathBuf::from(args.next().unwrap()),
-            "--python" => python = Some(args.next().unwrap()),
-            "--keep" => keep = true,
-            "--no-python" => with_python = false,
-            other => panic!("unknown argument {other}"),
-        }
-    }
-    let python = python.unwrap_or_else(|| {
-        // the real interpreter, not a pyenv shim
-        let o = Command::new("python3")
-            .args(["-c", "import sys; print(sys.executable)"])
-            .output()
-            .expect("python3");
-        String::from_utf8(o.stdout).unwrap().trim().to_string()
-    });
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(|p| p.parent())
-        .map(|p| p.join("vgxml"))
-        .unwrap();
+/// What to measure.
+pub struct Options {
+    /// Report sizes in MB.
+    pub sizes: Vec<u64>,
+    pub runs: usize,
+    pub dir: PathBuf,
+    /// The interpreter for the ElementTree comparison (a real binary, not a shim).
+    pub python: PathBuf,
+    /// The release `vgxml` binary.
+    pub vgxml: PathBuf,
+    pub fixtures: PathBuf,
+}
+
+pub fn run(opts: &Options) {
+    let Options {
+        sizes,
+        runs,
+        dir,
+        python,
+        vgxml: bin,
+        fixtures,
+    } = opts;
+    let runs = *runs;
     assert!(
         bin.exists(),
-        "{} missing: run `cargo build --release -p vgxml` first",
+        "{} missing: cargo build --release -p vgxml",
         bin.display()
     );
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
     let py_script = dir.join("etree_totals.py");
     std::fs::write(&py_script, PY).unwrap();
     println!(
         "{:>8} {:>12} {:>10} {:>12} {:>10} {:>8}",
         "size", "vgxml MB/s", "vgxml RSS", "etree MB/s", "etree RSS", "ratio"
     );
-    for mb in sizes {
+    for &mb in sizes {
         let path = dir.join(format!("report-{mb}MB.xml"));
-        let exp = generate(&path, mb * 1_000_000, &manifest.join("tests/fixtures"));
+        let exp = generate(&path, mb * 1_000_000, fixtures);
         let len = std::fs::metadata(&path).unwrap().len() as f64;
         let mut times = Vec::new();
         let mut rss = 0u64;
         for _ in 0..runs {
             let t = Instant::now();
-            let o = Command::new(&bin)
+            let o = Command::new(bin)
                 .args(["summary", "--json", "--stats"])
                 .arg(&path)
                 .output()
@@ -311,18 +286,12 @@ fn main() {
             rss = rss.max(kib);
         }
         let vg = len / 1e6 / median(times);
-        let py_runs = if !with_python {
-            0
-        } else if mb >= 1000 {
-            1
-        } else {
-            runs
-        };
+        let py_runs = if mb >= 1000 { 1 } else { runs };
         let mut ptimes = Vec::new();
         let mut prss = 0u64;
         for _ in 0..py_runs {
             let t = Instant::now();
-            let o = Command::new(&python)
+            let o = Command::new(python)
                 .arg(&py_script)
                 .arg(&path)
                 .output()
@@ -347,8 +316,6 @@ fn main() {
             prss as f64 / 1024.0,
             vg / py
         );
-        if !keep {
-            let _ = std::fs::remove_file(&path);
-        }
+        let _ = std::fs::remove_file(&path);
     }
 }

@@ -1,9 +1,9 @@
 //! A normalised, deterministic text rendering of records, for snapshots.
 
-use crate::model::{ErrorRecord, Frame};
 use crate::ours::OurCode;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use vgxml_parse::{ErrorRecord, Frame};
 
 fn basename(p: &str) -> &str {
     p.rsplit('/').next().unwrap_or(p)

@@ -1,8 +1,8 @@
 //! Budgets: `definite=0,indirect=0,possible=4KiB,errors=0`.
 
-use crate::model::{ErrorRecord, LeakKind};
 use serde::Serialize;
 use std::fmt;
+use vgxml_parse::{ErrorRecord, LeakKind};
 
 /// What a verdict judges: one leak kind, or the non-leak errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

@@ -6,36 +6,6 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-/// Leak totals per kind. `None` = not measured (the run did not show that
-/// kind, or did not finish), never silently 0.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct LeakTotals {
-    pub definitely_lost: Option<Amount>,
-    pub indirectly_lost: Option<Amount>,
-    pub possibly_lost: Option<Amount>,
-    pub still_reachable: Option<Amount>,
-}
-
-impl LeakTotals {
-    pub fn get(&self, k: LeakKind) -> Option<Amount> {
-        match k {
-            LeakKind::DefinitelyLost => self.definitely_lost,
-            LeakKind::IndirectlyLost => self.indirectly_lost,
-            LeakKind::PossiblyLost => self.possibly_lost,
-            LeakKind::StillReachable => self.still_reachable,
-        }
-    }
-
-    pub fn set(&mut self, k: LeakKind, v: Option<Amount>) {
-        match k {
-            LeakKind::DefinitelyLost => self.definitely_lost = v,
-            LeakKind::IndirectlyLost => self.indirectly_lost = v,
-            LeakKind::PossiblyLost => self.possibly_lost = v,
-            LeakKind::StillReachable => self.still_reachable = v,
-        }
-    }
-}
-
 /// Where a process's leak totals come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

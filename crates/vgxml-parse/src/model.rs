@@ -457,11 +457,41 @@ pub struct HeapSummary {
     pub bytes_allocated: Option<u64>,
 }
 
+/// Leak totals per kind. `None` = not measured (the run did not show that
+/// kind, or did not finish), never silently 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LeakTotals {
+    pub definitely_lost: Option<Amount>,
+    pub indirectly_lost: Option<Amount>,
+    pub possibly_lost: Option<Amount>,
+    pub still_reachable: Option<Amount>,
+}
+
+impl LeakTotals {
+    pub fn get(&self, k: LeakKind) -> Option<Amount> {
+        match k {
+            LeakKind::DefinitelyLost => self.definitely_lost,
+            LeakKind::IndirectlyLost => self.indirectly_lost,
+            LeakKind::PossiblyLost => self.possibly_lost,
+            LeakKind::StillReachable => self.still_reachable,
+        }
+    }
+
+    pub fn set(&mut self, k: LeakKind, v: Option<Amount>) {
+        match k {
+            LeakKind::DefinitelyLost => self.definitely_lost = v,
+            LeakKind::IndirectlyLost => self.indirectly_lost = v,
+            LeakKind::PossiblyLost => self.possibly_lost = v,
+            LeakKind::StillReachable => self.still_reachable = v,
+        }
+    }
+}
+
 /// Protocol 6 `<leak_summary>`: Valgrind's own totals.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ValgrindLeakSummary {
     #[serde(flatten)]
-    pub totals: crate::summary::LeakTotals,
+    pub totals: LeakTotals,
     pub suppressed: Option<Amount>,
 }
 

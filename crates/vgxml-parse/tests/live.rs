@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use std::process::Command;
-use vgxml::{read_path, Summary};
+use vgxml_parse::{read_path, Summary};
 
 #[test]
 fn live_valgrind_totals_match_text_leak_summary() {

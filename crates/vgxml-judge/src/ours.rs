@@ -1,7 +1,7 @@
 //! Telling the program's own frames from the interpreter's and the system
 //! libraries' by caller-given rules.
 
-use crate::model::{ErrorRecord, Frame};
+use vgxml_parse::{ErrorRecord, Frame};
 
 /// Matches `text` against a glob: `*` matches any run of characters
 /// (including `/`), `?` any one character; everything else literally.

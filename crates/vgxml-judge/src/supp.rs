@@ -19,11 +19,11 @@
 //! count) and says nothing about the others: an entry is *unused* when its
 //! name is in no report's `<suppcounts>`.
 
-use crate::report::Report;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use vgxml_parse::Report;
 
 /// At most this many frame lines (Valgrind's `VG_DEEPEST_BACKTRACE`).
 pub const MAX_FRAMES: usize = 500;

@@ -3,14 +3,14 @@
 use crate::baseline::counted_records;
 use crate::check::{tests_in, Attribution};
 use crate::formats::repo_relative;
-use crate::model::{ErrorRecord, Frame, LeakKind};
 use crate::ours::OurCode;
 use crate::render::{normalize_text, render_frame};
-use crate::report::Report;
-use crate::summary::Summary;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use vgxml_parse::Report;
+use vgxml_parse::Summary;
+use vgxml_parse::{ErrorRecord, Frame, LeakKind};
 
 /// Lines of context shown around a frame's line.
 pub const CONTEXT_LINES: u32 = 3;
@@ -79,7 +79,7 @@ struct Group<'a> {
     occurrences: Vec<(&'a Report, &'a ErrorRecord, Option<String>)>,
 }
 
-fn amount_cell(a: Option<crate::model::Amount>) -> String {
+fn amount_cell(a: Option<vgxml_parse::Amount>) -> String {
     match a {
         Some(a) => format!("{} B in {} blocks", a.bytes, a.blocks),
         None => "not measured".to_string(),
@@ -195,7 +195,7 @@ pub fn render(
     // One attribution per report, not per record: a report holds many records.
     let mut attributions: HashMap<*const Report, Attribution> = HashMap::new();
     for (r, e) in counted_records(reports, ours) {
-        let key = e.fingerprint_key(ours);
+        let key = crate::fingerprint::fingerprint_key(e, ours);
         let fp = crate::fingerprint::fingerprint_of_key(&key);
         let test = attributions
             .entry(r as *const Report)

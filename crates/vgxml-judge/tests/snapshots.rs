@@ -1,10 +1,12 @@
 //! Snapshots of the normalised renderings (no addresses, pids, absolute
 //! paths or loss-record numbers), so they survive `regen.sh`.
 
+#[path = "../../vgxml-parse/tests/common/mod.rs"]
 mod common;
 
 use common::*;
-use vgxml::*;
+use vgxml_judge::*;
+use vgxml_parse::*;
 
 fn report(name: &str) -> Report {
     read_path(&fixture(name)).unwrap()

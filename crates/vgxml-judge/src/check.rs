@@ -15,12 +15,12 @@
 
 use crate::baseline::{counted_records, Baseline, BaselineEntry};
 use crate::budget::{Budget, Category};
-use crate::model::{ErrorRecord, LeakKind};
 use crate::ours::OurCode;
-use crate::report::Report;
-use crate::summary::Summary;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
+use vgxml_parse::Report;
+use vgxml_parse::Summary;
+use vgxml_parse::{ErrorRecord, LeakKind};
 
 /// The prefix of the `VALGRIND_PRINTF` markers the memtest harness writes
 /// before each test.
@@ -135,7 +135,7 @@ pub fn test_of_marker<'m>(marker: &'m str, prefix: &str) -> Option<&'m str> {
 /// pointer lingers in a register or stack slot, and as definitely lost at
 /// the end: the kind changes, the site does not.)
 fn site_key(e: &ErrorRecord, ours: &OurCode) -> String {
-    let k = e.fingerprint_key(ours);
+    let k = crate::fingerprint::fingerprint_key(e, ours);
     match k.split_once('|') {
         Some((_, rest)) => rest.to_string(),
         None => String::new(),
@@ -235,7 +235,7 @@ pub fn check<'a>(reports: &'a [Report], cfg: &CheckConfig) -> Verdict<'a> {
         .map(|r| attribution(r, ours, &cfg.marker_prefix))
         .collect();
     for (r, e) in counted_records(reports, ours) {
-        let key = e.fingerprint_key(ours);
+        let key = crate::fingerprint::fingerprint_key(e, ours);
         let fp = crate::fingerprint::fingerprint_of_key(&key);
         *counts.entry(fp.clone()).or_insert(0) += 1;
         if cfg.baseline.as_ref().is_some_and(|b| b.contains(&fp)) {

@@ -1,14 +1,14 @@
 //! Baselines (the known records, by fingerprint) and diffs between runs.
 
 use crate::budget::{human_bytes, Category};
-use crate::model::ErrorRecord;
 use crate::ours::OurCode;
 use crate::render::render_frame;
-use crate::report::{read_path, Report};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
+use vgxml_parse::ErrorRecord;
+use vgxml_parse::{read_path, Report};
 
 /// The format version written to `vgxml_baseline`.
 pub const BASELINE_VERSION: u32 = 1;
@@ -79,7 +79,7 @@ impl Baseline {
     ) -> Baseline {
         let mut map: BTreeMap<String, BaselineEntry> = BTreeMap::new();
         for r in records {
-            let key = r.fingerprint_key(ours);
+            let key = crate::fingerprint::fingerprint_key(r, ours);
             let fp = crate::fingerprint::fingerprint_of_key(&key);
             let e = map.entry(fp.clone()).or_insert_with(|| BaselineEntry {
                 fingerprint: fp,

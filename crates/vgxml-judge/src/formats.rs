@@ -4,14 +4,14 @@
 
 use crate::budget::{human_bytes, Category};
 use crate::check::{tests_in, Finding, Verdict};
-use crate::model::{ErrorRecord, Frame, Kind};
 use crate::ours::OurCode;
 use crate::render::{normalize_text, render_frame, render_record};
-use crate::report::Report;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
+use vgxml_parse::Report;
+use vgxml_parse::{ErrorRecord, Frame, Kind};
 
 /// Where the tool is documented (SARIF `tool.driver.informationUri`).
 pub const DEFAULT_INFORMATION_URI: &str = "https://valgrind.org/docs/manual/mc-manual.html";

@@ -15,8 +15,8 @@
 //!
 //! The fingerprint is the FNV-1a 64-bit hash of the key, as 16 hex digits.
 
-use crate::model::{ErrorRecord, Frame};
 use crate::ours::OurCode;
+use vgxml_parse::{ErrorRecord, Frame};
 
 /// At most this many frames of ours go into a key.
 pub const MAX_OUR_FRAMES: usize = 8;
@@ -108,23 +108,21 @@ pub fn fingerprint_frames<'a>(r: &'a ErrorRecord, ours: &OurCode) -> Vec<&'a Fra
     v
 }
 
-impl ErrorRecord {
-    /// The readable fingerprint key, e.g.
-    /// `Leak_DefinitelyLost|leak_plain@leaks.c|main@leaks.c`.
-    pub fn fingerprint_key(&self, ours: &OurCode) -> String {
-        let mut k = self.kind.as_str().to_string();
-        for f in fingerprint_frames(self, ours) {
-            k.push('|');
-            k.push_str(&frame_key(f));
-        }
-        k
+/// The readable fingerprint key of a record, e.g.
+/// `Leak_DefinitelyLost|leak_plain@leaks.c|main@leaks.c`.
+pub fn fingerprint_key(r: &ErrorRecord, ours: &OurCode) -> String {
+    let mut k = r.kind.as_str().to_string();
+    for f in fingerprint_frames(r, ours) {
+        k.push('|');
+        k.push_str(&frame_key(f));
     }
+    k
+}
 
-    /// A short stable fingerprint: 16 hex digits of the FNV-1a hash of
-    /// [`ErrorRecord::fingerprint_key`].
-    pub fn fingerprint(&self, ours: &OurCode) -> String {
-        fingerprint_of_key(&self.fingerprint_key(ours))
-    }
+/// A short stable fingerprint: 16 hex digits of the FNV-1a hash of
+/// [`fingerprint_key`].
+pub fn fingerprint(r: &ErrorRecord, ours: &OurCode) -> String {
+    fingerprint_of_key(&fingerprint_key(r, ours))
 }
 
 /// The fingerprint (16 hex digits) of a key.
