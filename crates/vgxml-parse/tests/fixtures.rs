@@ -413,3 +413,14 @@ fn records_stream_items_in_order() {
         3
     );
 }
+
+#[test]
+fn records_round_trip_through_json() {
+    for p in real_xml_fixtures(&fixtures()) {
+        for e in read_path(&p).unwrap().errors {
+            let json = serde_json::to_string(&e).unwrap();
+            let back: ErrorRecord = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, e, "{}: {json}", p.display());
+        }
+    }
+}
