@@ -6,12 +6,7 @@ use std::path::Path;
 use anyhow::Result;
 use xshell::{cmd, Shell};
 
-use crate::{
-    bench_vgxml,
-    flags::BenchArgs,
-    harness::{run_tool, Step},
-    venv,
-};
+use crate::{bench_vgxml, flags::BenchArgs, pool::run_tool, step::Step, venv};
 
 pub fn run(sh: &Shell, root: &Path, args: &BenchArgs) -> Result<()> {
     if !args.vgxml_only {

@@ -8,13 +8,22 @@ mod bench;
 mod bench_vgxml;
 mod ci;
 mod flags;
-mod harness;
-mod lsan;
+mod github;
+mod memcheck;
 mod memtest;
+mod ours;
+mod outcome;
+mod paths;
 mod planted;
+mod pool;
+mod report;
 mod snapshot;
+mod stage;
+mod step;
 mod supp;
-mod valgrind;
+#[cfg(test)]
+mod tidy;
+mod unittest;
 mod venv;
 
 use std::process::ExitCode;
@@ -28,7 +37,7 @@ use crate::flags::{Cmd, MemtestArgs, Stage, Xtask};
 fn main() -> ExitCode {
     let flags = Xtask::parse();
     let res = run(flags);
-    let code = harness::exit_code(&res);
+    let code = outcome::exit_code(&res);
     if let Err(e) = &res {
         let kind = if code == 1 {
             "FAILED"
@@ -37,25 +46,25 @@ fn main() -> ExitCode {
         };
         eprintln!("\nxtask: {kind}: {e:#}");
     }
-    ExitCode::from(code as u8)
+    ExitCode::from(code)
 }
 
 fn run(flags: Xtask) -> Result<()> {
     let sh = Shell::new()?;
-    let root = harness::project_root();
+    let root = paths::project_root();
     sh.change_dir(&root);
     match flags.cmd {
         Cmd::Ci(args) => ci::run(&sh, &root, &args),
         Cmd::Memtest(args) if args.planted => planted::run(&sh, &root, &args),
         Cmd::Memtest(args) => memtest::run(&sh, &root, &args),
         Cmd::Valgrind(args) => {
-            let opts = valgrind::ValgrindOptions {
+            let opts = memcheck::ValgrindOptions {
                 track_origins: args.track_origins,
                 isolate: false,
                 gen_suppressions: args.gen_suppressions,
                 extra_args: args.valgrind_args,
             };
-            memtest::run_valgrind_only(
+            memtest::run_with_options(
                 &sh,
                 &root,
                 &MemtestArgs {

@@ -1,89 +1,59 @@
-//! `cargo xtask memtest`: build, tracemalloc stage, Valgrind stage, snapshots, report.
+//! `cargo xtask memtest`: build, tracemalloc stage, Valgrind stage,
+//! snapshots, report.json and the summary.
 
-use std::{
-    collections::BTreeMap,
-    path::{Path, PathBuf},
-    time::Instant,
-};
+use std::{collections::BTreeMap, path::Path, time::Instant};
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use xshell::{cmd, Shell};
 
 use crate::{
-    flags::{MemtestArgs, SelectArgs, Stage},
-    harness::{self, found, Step},
+    flags::{MemtestArgs, Stage},
+    github,
+    memcheck::{self, ValgrindOptions},
+    outcome::found,
+    paths::{fresh_dir, memtest_out, write_file},
+    report::{SnapshotState, StageReport, Verdict},
     snapshot,
-    valgrind::{self, ValgrindOptions},
+    stage::{tracemalloc, valgrind, StageCtx},
+    unittest::MEMORY_TESTS,
     venv::{self, Venv},
 };
 
-pub const TRACEMALLOC_ITERATIONS: u32 = 200;
-
-/// A unittest class of leak tests in `python/tests` (`module.Class`).
-#[derive(Debug, Clone, Copy)]
-pub struct Suite {
-    pub module: &'static str,
-    pub class: &'static str,
+/// The verdict of a whole memtest run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunVerdict {
+    Clean,
+    Leak,
+    #[serde(rename = "snapshot changed")]
+    SnapshotChanged,
+    #[serde(rename = "harness error")]
+    HarnessError,
 }
 
-impl Suite {
-    pub fn id(&self) -> String {
-        format!("{}.{}", self.module, self.class)
+impl RunVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunVerdict::Clean => "clean",
+            RunVerdict::Leak => "leak",
+            RunVerdict::SnapshotChanged => "snapshot changed",
+            RunVerdict::HarnessError => "harness error",
+        }
     }
-}
 
-/// What `cargo xtask memtest` runs.
-pub const MEMORY_TESTS: Suite = Suite {
-    module: "memory_test",
-    class: "MemoryLeakTests",
-};
-
-/// What one stage found.
-#[derive(Debug, Default, Serialize)]
-pub struct StageReport {
-    pub stage: &'static str,
-    /// `clean`, `leak` (something was found), or `not run`.
-    pub verdict: String,
-    pub seconds: f64,
-    pub tests: usize,
-    pub iterations: String,
-    pub processes: usize,
-    pub findings: Vec<Finding>,
-    /// The normalised leak summary compared with the snapshot.
-    pub normalized: String,
-    /// `matches`, `accepted`, `changed`, `skipped (-k)`.
-    pub snapshot: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub valgrind: Option<serde_json::Value>,
-    pub artifacts: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Finding {
-    /// e.g. `python memory growth`, `definitely lost`, `grows with iterations`, `InvalidRead`.
-    pub what: String,
-    pub test: Option<String>,
-    /// The first place in our code (`file:line`, function).
-    pub location: Option<String>,
-    pub bytes: Option<u64>,
-    pub blocks: Option<u64>,
-    pub detail: String,
-}
-
-impl StageReport {
-    pub fn new(stage: &'static str) -> StageReport {
-        StageReport {
-            stage,
-            verdict: "not run".into(),
-            ..Default::default()
+    fn exit_code(self) -> i32 {
+        match self {
+            RunVerdict::Clean => 0,
+            RunVerdict::Leak | RunVerdict::SnapshotChanged => 1,
+            RunVerdict::HarnessError => 2,
         }
     }
 }
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
-    verdict: &'a str,
+    verdict: RunVerdict,
     exit_code: i32,
     python: String,
     seconds: f64,
@@ -91,28 +61,24 @@ struct JsonReport<'a> {
 }
 
 pub fn run(sh: &Shell, root: &Path, args: &MemtestArgs) -> Result<()> {
-    run_valgrind_only(sh, root, args, &ValgrindOptions::default())
+    run_with_options(sh, root, args, &ValgrindOptions::default())
 }
 
 /// `memtest` with Valgrind options (`cargo xtask valgrind` uses `--stage valgrind`).
-pub fn run_valgrind_only(
+pub fn run_with_options(
     sh: &Shell,
     root: &Path,
     args: &MemtestArgs,
     opts: &ValgrindOptions,
 ) -> Result<()> {
     if args.stage != Some(Stage::Tracemalloc) {
-        valgrind::preflight(sh)?;
+        memcheck::preflight(sh)?;
     }
     let venv = venv::ensure(sh, root)?;
     if !args.select.no_build {
         venv::build_and_install_wheel(sh, root, &venv)?;
     }
     run_with_venv(sh, root, args, &venv, opts)
-}
-
-pub fn out_dir(root: &Path) -> PathBuf {
-    root.join("target/memtest")
 }
 
 /// Runs the stages with an already provisioned venv (also used by `ci`).
@@ -127,14 +93,11 @@ pub fn run_with_venv(
         bail!("--stage lsan runs only with --planted (the detection matrix)");
     }
     let start = Instant::now();
-    let out = out_dir(root);
-    if out.exists() {
-        sh.remove_path(&out)?;
-    }
-    sh.create_dir(&out)?;
+    let out = memtest_out(root);
+    fresh_dir(&out)?;
     let want = |s: Stage| args.stage.is_none() || args.stage == Some(s);
     if want(Stage::Valgrind) {
-        valgrind::preflight(sh)?;
+        memcheck::preflight(sh)?;
     }
     let python = &venv.python;
     let python_version = cmd!(
@@ -148,13 +111,21 @@ pub fn run_with_venv(
     let mut stages = Vec::new();
     let mut durations = BTreeMap::new();
     let mut harness_error: Option<anyhow::Error> = None;
+    let ctx = |out: std::path::PathBuf, title: String| StageCtx {
+        root,
+        venv,
+        suite: MEMORY_TESTS,
+        select: &args.select,
+        out,
+        title,
+    };
 
     if want(Stage::Tracemalloc) {
         let title = format!(
             "memtest stage 1/2: tracemalloc (python -m unittest {})",
             MEMORY_TESTS.id()
         );
-        match tracemalloc_stage(sh, root, venv, MEMORY_TESTS, &args.select, &out, &title) {
+        match tracemalloc::run(&ctx(out.clone(), title)) {
             Ok((report, secs)) => {
                 durations = secs;
                 stages.push(report);
@@ -163,19 +134,8 @@ pub fn run_with_venv(
         }
     }
     if harness_error.is_none() && want(Stage::Valgrind) {
-        let title = "memtest stage 2/2: Valgrind memcheck (same tests, tracemalloc off)";
-        let vg_out = out.join("valgrind");
-        match valgrind::stage(
-            sh,
-            root,
-            venv,
-            MEMORY_TESTS,
-            &args.select,
-            opts,
-            &durations,
-            &vg_out,
-            title,
-        ) {
+        let title = "memtest stage 2/2: Valgrind memcheck (same tests, tracemalloc off)".into();
+        match valgrind::run(&ctx(out.join("valgrind"), title), opts, &durations) {
             Ok(report) => stages.push(report),
             Err(e) => harness_error = Some(e),
         }
@@ -184,40 +144,40 @@ pub fn run_with_venv(
     // Snapshots: the normalised leak summary of each stage (what we expect:
     // nothing of ours leaks). Skipped for a -k selection (a partial run).
     for st in stages.iter_mut() {
-        if !args.select.patterns.is_empty() {
-            st.snapshot = "skipped (-k selects a subset)".into();
-            continue;
-        }
-        st.snapshot = snapshot::check(
-            root,
-            &format!("memtest_{}", st.stage),
-            &st.normalized,
-            args.select.accept,
-        )?;
+        st.snapshot = if args.select.patterns.is_empty() {
+            snapshot::check(
+                root,
+                &format!("memtest_{}", st.stage),
+                &st.normalized,
+                args.select.accept,
+            )
+        } else {
+            SnapshotState::Skipped("-k selects a subset")
+        };
     }
 
-    let leaks = stages.iter().any(|s| s.verdict != "clean");
-    let snap_changed = stages.iter().any(|s| s.snapshot.starts_with("changed"));
-    let (verdict, code) = if harness_error.is_some() {
-        ("harness error", 2)
+    let leaks = stages.iter().any(|s| s.verdict != Verdict::Clean);
+    let snap_changed = stages.iter().any(|s| s.snapshot.is_changed());
+    let verdict = if harness_error.is_some() {
+        RunVerdict::HarnessError
     } else if leaks {
-        ("leak", 1)
+        RunVerdict::Leak
     } else if snap_changed {
-        ("snapshot changed", 1)
+        RunVerdict::SnapshotChanged
     } else {
-        ("clean", 0)
+        RunVerdict::Clean
     };
     let report = JsonReport {
         verdict,
-        exit_code: code,
+        exit_code: verdict.exit_code(),
         python: python_version,
         seconds: start.elapsed().as_secs_f64(),
         stages: &stages,
     };
     let json_path = out.join("report.json");
-    sh.write_file(&json_path, serde_json::to_string_pretty(&report)? + "\n")?;
+    write_file(&json_path, &(serde_json::to_string_pretty(&report)? + "\n"))?;
     print_summary(&stages, start.elapsed().as_secs_f64(), verdict, &json_path);
-    github_report(&stages, verdict);
+    github::report(&stages, verdict.as_str());
 
     if let Some(e) = harness_error {
         return Err(e.context("memtest could not run"));
@@ -235,245 +195,29 @@ pub fn run_with_venv(
     Ok(())
 }
 
-fn print_summary(stages: &[StageReport], total: f64, verdict: &str, json: &Path) {
+fn print_summary(stages: &[StageReport], total: f64, verdict: RunVerdict, json: &Path) {
     println!("\n==> memtest summary");
     for st in stages {
         println!(
             "  {:<12} {:<6} {:>6.1}s  {} tests, {}, {} process(es); snapshot {}",
-            st.stage, st.verdict, st.seconds, st.tests, st.iterations, st.processes, st.snapshot
+            st.stage.as_str(),
+            st.verdict.as_str(),
+            st.seconds,
+            st.tests,
+            st.iterations,
+            st.processes,
+            st.snapshot
         );
         for f in st.findings.iter().take(8) {
-            let mut line = format!("      - {}", f.what);
-            if let Some(t) = &f.test {
-                line += &format!(" [{t}]");
-            }
-            if let Some(l) = &f.location {
-                line += &format!(" at {l}");
-            }
-            if let Some(b) = f.bytes {
-                line += &format!(": {b} bytes");
-                if let Some(n) = f.blocks {
-                    line += &format!(" in {n} blocks");
-                }
-            }
-            println!("{line}");
+            println!("      - {}", f.line());
         }
         if st.findings.len() > 8 {
             println!("      ... and {} more (report.json)", st.findings.len() - 8);
         }
     }
     println!(
-        "  verdict: {verdict} in {total:.1}s; report: {}",
+        "  verdict: {} in {total:.1}s; report: {}",
+        verdict.as_str(),
         json.display()
     );
-}
-
-/// On GitHub Actions: a job summary (markdown) and one `::error` annotation per finding.
-fn github_report(stages: &[StageReport], verdict: &str) {
-    if std::env::var_os("GITHUB_ACTIONS").is_none() {
-        return;
-    }
-    for st in stages {
-        for f in &st.findings {
-            let msg = format!(
-                "{} stage: {}{}",
-                st.stage,
-                f.what,
-                f.test
-                    .as_ref()
-                    .map(|t| format!(" [{t}]"))
-                    .unwrap_or_default()
-            );
-            match f
-                .location
-                .as_deref()
-                .and_then(|l| l.split_whitespace().next())
-                .and_then(|l| l.rsplit_once(':'))
-            {
-                Some((file, line)) if line.chars().all(|c| c.is_ascii_digit()) => {
-                    println!("::error file={file},line={line},title=memtest::{msg}")
-                }
-                _ => println!("::error title=memtest::{msg}"),
-            }
-        }
-    }
-    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
-        return;
-    };
-    let mut md = format!("## memtest: {verdict}\n\n| stage | verdict | time | tests | iterations | snapshot |\n|---|---|---|---|---|---|\n");
-    for st in stages {
-        md += &format!(
-            "| {} | {} | {:.1}s | {} | {} | {} |\n",
-            st.stage, st.verdict, st.seconds, st.tests, st.iterations, st.snapshot
-        );
-    }
-    for st in stages.iter().filter(|s| !s.findings.is_empty()) {
-        md += &format!("\n### {} findings\n\n", st.stage);
-        for f in &st.findings {
-            md += &format!(
-                "- **{}** at `{}`{}\n",
-                f.what,
-                f.location.as_deref().unwrap_or("?"),
-                f.bytes.map(|b| format!(": {b} bytes")).unwrap_or_default()
-            );
-        }
-    }
-    use std::io::Write;
-    if let Ok(mut file) = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-    {
-        let _ = file.write_all(md.as_bytes());
-    }
-}
-
-/// Stage 1: `python -m unittest memory_test.MemoryLeakTests` (or another
-/// `suite`) with tracemalloc; logs and results go to `out`.
-/// Returns the report and each test's duration (used to balance the Valgrind shards).
-pub fn tracemalloc_stage(
-    sh: &Shell,
-    root: &Path,
-    venv: &Venv,
-    suite: Suite,
-    select: &SelectArgs,
-    out: &Path,
-    title: &str,
-) -> Result<(StageReport, BTreeMap<String, f64>)> {
-    let step = Step::start(title);
-    let results = out.join("tracemalloc-results.jsonl");
-    let log = out.join("tracemalloc.log");
-    let iterations = select.iterations.unwrap_or(TRACEMALLOC_ITERATIONS);
-    let mut cmd: std::process::Command = sh.cmd(&venv.python).into();
-    cmd.current_dir(root.join("python/tests"))
-        .args(["-m", "unittest", "-v"])
-        .args(select.patterns.iter().flat_map(|p| ["-k", p.as_str()]))
-        .arg(suite.id())
-        .env("SLUICE_MEMTEST_RESULTS", &results)
-        .env("SLUICE_MEMTEST_ITERATIONS", iterations.to_string())
-        .env("PYTHONDONTWRITEBYTECODE", "1");
-    let status = valgrind::run_logged(cmd, &log, true)?;
-    let rows = read_results(&results)?;
-    let mut report = StageReport::new("tracemalloc");
-    report.iterations = format!(
-        "{iterations} iterations x {} rounds after warm-up",
-        rows.first().map_or(0, |r| r.rounds)
-    );
-    report.tests = rows.len();
-    report.processes = 1;
-    report.artifacts = vec![rel(root, &log), rel(root, &results)];
-    let mut durations = BTreeMap::new();
-    for r in &rows {
-        durations.insert(r.name.clone(), r.seconds);
-        if r.leaking {
-            let top = r.top_sites.first();
-            report.findings.push(Finding {
-                what: "python memory grows every round".into(),
-                test: Some(r.name.clone()),
-                location: top.map(|s| rel(root, Path::new(&s.site))),
-                bytes: Some((r.bytes_per_iteration * f64::from(r.iterations)).round() as u64),
-                blocks: None,
-                detail: format!(
-                    "{:.1} bytes/iteration; per round: {:?} bytes",
-                    r.bytes_per_iteration, r.growth_bytes
-                ),
-            });
-        }
-        for (ty, n) in &r.live_leaking {
-            report.findings.push(Finding {
-                what: format!("native {ty} objects not freed"),
-                test: Some(r.name.clone()),
-                location: None,
-                bytes: None,
-                blocks: Some(*n),
-                detail: format!("sluice.live_objects()[{ty:?}] stayed {n} above its baseline"),
-            });
-        }
-    }
-    let failed_tests = !status.success();
-    if let Some(sig) = std::os::unix::process::ExitStatusExt::signal(&status) {
-        bail!(
-            "the tracemalloc stage crashed (signal {sig}); see {}",
-            log.display()
-        );
-    }
-    if failed_tests && report.findings.is_empty() {
-        report.findings.push(Finding {
-            what: "memory tests failed".into(),
-            test: None,
-            location: None,
-            bytes: None,
-            blocks: None,
-            detail: format!(
-                "unittest exited with {}; see {}",
-                harness::describe_status(status),
-                log.display()
-            ),
-        });
-    }
-    report.verdict = if report.findings.is_empty() {
-        "clean"
-    } else {
-        "leak"
-    }
-    .into();
-    report.normalized = normalize_tracemalloc(&report.findings);
-    report.seconds = step.done().as_secs_f64();
-    Ok((report, durations))
-}
-
-fn normalize_tracemalloc(findings: &[Finding]) -> String {
-    if findings.is_empty() {
-        return "no leaks: Python memory and sluice.live_objects() stay flat in every test\n"
-            .into();
-    }
-    let mut lines: Vec<String> = findings
-        .iter()
-        .map(|f| {
-            let mut s = format!("{}: {}", f.test.as_deref().unwrap_or("-"), f.what);
-            if let Some(l) = &f.location {
-                s += &format!(" (at {l})");
-            }
-            s
-        })
-        .collect();
-    lines.sort();
-    lines.dedup();
-    lines.join("\n") + "\n"
-}
-
-pub fn rel(root: &Path, p: &Path) -> String {
-    p.strip_prefix(root).unwrap_or(p).display().to_string()
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct ResultRow {
-    name: String,
-    iterations: u32,
-    rounds: u32,
-    seconds: f64,
-    growth_bytes: Vec<i64>,
-    bytes_per_iteration: f64,
-    leaking: bool,
-    live_leaking: BTreeMap<String, u64>,
-    top_sites: Vec<TopSite>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct TopSite {
-    site: String,
-}
-
-fn read_results(path: &Path) -> Result<Vec<ResultRow>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    };
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            serde_json::from_str(l).with_context(|| format!("bad line in {}: {l}", path.display()))
-        })
-        .collect()
 }

@@ -21,17 +21,15 @@ use xshell::Shell;
 
 use crate::{
     flags::{MemtestArgs, SelectArgs, Stage},
-    harness::{self, found},
-    lsan,
-    memtest::{self, rel, Finding, StageReport, Suite},
+    memcheck::{self, ValgrindOptions},
+    outcome::found,
+    paths::{fresh_dir, rel, write_file},
+    pool::cores,
+    report::{Finding, Rule, SnapshotState, StageName, StageReport, Verdict},
     snapshot,
-    valgrind::{self, ValgrindOptions},
+    stage::{lsan, tracemalloc, valgrind, StageCtx},
+    unittest::{list_tests, short_name, PLANTED_TESTS},
     venv::{self, Flavor, Venv},
-};
-
-pub const PLANTED_TESTS: Suite = Suite {
-    module: "planted_test",
-    class: "PlantedLeakTests",
 };
 
 /// Iterations per round: planted leaks are loud, keep the run short.
@@ -85,12 +83,12 @@ pub const ROWS: &[Row] = &[
     },
 ];
 
-const STAGES: [&str; 3] = ["tracemalloc", "valgrind", "lsan"];
+const STAGES: [StageName; 3] = [StageName::Tracemalloc, StageName::Valgrind, StageName::Lsan];
 
 pub fn run(sh: &Shell, root: &Path, args: &MemtestArgs) -> Result<()> {
     let want = |s: Stage| args.stage.is_none() || args.stage == Some(s);
     if want(Stage::Valgrind) {
-        valgrind::preflight(sh)?;
+        memcheck::preflight(sh)?;
     }
     if want(Stage::Lsan) {
         lsan::runtime()?;
@@ -99,19 +97,16 @@ pub fn run(sh: &Shell, root: &Path, args: &MemtestArgs) -> Result<()> {
     if !args.select.no_build {
         venv::build_and_install_wheel(sh, root, &venv)?;
     }
-    run_with_venv(sh, root, args, &venv)
+    run_with_venv(root, args, &venv)
 }
 
-fn run_with_venv(sh: &Shell, root: &Path, args: &MemtestArgs, venv: &Venv) -> Result<()> {
+fn run_with_venv(root: &Path, args: &MemtestArgs, venv: &Venv) -> Result<()> {
     let start = Instant::now();
     let want = |s: Stage| args.stage.is_none() || args.stage == Some(s);
     let out = root.join("target/memtest-planted");
-    if out.exists() {
-        sh.remove_path(&out)?;
-    }
-    sh.create_dir(&out)?;
+    fresh_dir(&out)?;
 
-    let tests = valgrind::list_tests(venv, root, PLANTED_TESTS, &args.select.patterns)?;
+    let tests = list_tests(venv, root, PLANTED_TESTS, &args.select.patterns)?;
     if tests.is_empty() {
         bail!(
             "no planted case matches {:?} (or sluice._planted is missing from {})",
@@ -119,10 +114,7 @@ fn run_with_venv(sh: &Shell, root: &Path, args: &MemtestArgs, venv: &Venv) -> Re
             venv.root.display()
         );
     }
-    let names: Vec<&str> = tests
-        .iter()
-        .map(|t| t.rsplit('.').next().unwrap_or(t))
-        .collect();
+    let names: Vec<&str> = tests.iter().map(|t| short_name(t)).collect();
     for n in &names {
         if !ROWS.iter().any(|r| r.test == *n) {
             bail!("{n} in python/tests/planted_test.py has no row in ROWS (xtask/src/planted.rs): add one");
@@ -136,30 +128,36 @@ fn run_with_venv(sh: &Shell, root: &Path, args: &MemtestArgs, venv: &Venv) -> Re
     }
 
     // cells[row test][stage] = findings
-    let mut cells: BTreeMap<&str, BTreeMap<&str, Vec<Finding>>> = BTreeMap::new();
+    let mut cells: BTreeMap<&str, BTreeMap<StageName, Vec<Finding>>> = BTreeMap::new();
     let mut stages: Vec<StageReport> = Vec::new();
-    let jobs = args.select.jobs.unwrap_or_else(harness::cores).max(1);
+    let jobs = args.select.jobs.unwrap_or_else(cores).max(1);
 
     if want(Stage::Tracemalloc) {
         let t = Instant::now();
-        let mut total = StageReport::new("tracemalloc");
+        let mut total = StageReport::new(StageName::Tracemalloc);
         for r in &rows {
             let select = isolated(&args.select, r, TRACEMALLOC_ITERATIONS);
             let dir = out.join("tracemalloc").join(r.test);
-            sh.create_dir(&dir)?;
-            let title = format!(
-                "planted {}: tracemalloc ({}.{})",
-                r.class,
-                PLANTED_TESTS.id(),
-                r.test
-            );
-            let (rep, _) =
-                memtest::tracemalloc_stage(sh, root, venv, PLANTED_TESTS, &select, &dir, &title)?;
+            fresh_dir(&dir)?;
+            let ctx = StageCtx {
+                root,
+                venv,
+                suite: PLANTED_TESTS,
+                select: &select,
+                out: dir,
+                title: format!(
+                    "planted {}: tracemalloc ({}.{})",
+                    r.class,
+                    PLANTED_TESTS.id(),
+                    r.test
+                ),
+            };
+            let (rep, _) = tracemalloc::run(&ctx)?;
             merge(&mut total, &rep);
             cells
                 .entry(r.test)
                 .or_default()
-                .insert("tracemalloc", rep.findings);
+                .insert(StageName::Tracemalloc, rep.findings);
         }
         total.seconds = t.elapsed().as_secs_f64();
         stages.push(total);
@@ -179,17 +177,15 @@ fn run_with_venv(sh: &Shell, root: &Path, args: &MemtestArgs, venv: &Venv) -> Re
             accept: false,
             no_build: true,
         };
-        let rep = valgrind::stage(
-            sh,
+        let ctx = StageCtx {
             root,
             venv,
-            PLANTED_TESTS,
-            &select,
-            &opts,
-            &BTreeMap::new(),
-            &out.join("valgrind"),
-            "planted: Valgrind memcheck --track-origins=yes (one process per case and iteration count)",
-        )?;
+            suite: PLANTED_TESTS,
+            select: &select,
+            out: out.join("valgrind"),
+            title: "planted: Valgrind memcheck --track-origins=yes (one process per case and iteration count)".into(),
+        };
+        let rep = valgrind::run(&ctx, &opts, &BTreeMap::new())?;
         for r in &rows {
             // What memcheck itself reported; a planted test failing under Valgrind
             // is the live-object counter (the tracemalloc column), not memcheck.
@@ -197,13 +193,13 @@ fn run_with_venv(sh: &Shell, root: &Path, args: &MemtestArgs, venv: &Venv) -> Re
                 .findings
                 .iter()
                 .filter(|f| f.test.as_deref() == Some(r.test))
-                .filter(|f| !f.what.starts_with("tests failed under Valgrind"))
+                .filter(|f| f.rule != Rule::TestsFailed)
                 .cloned()
                 .collect();
             cells
                 .entry(r.test)
                 .or_default()
-                .insert("valgrind", memcheck);
+                .insert(StageName::Valgrind, memcheck);
         }
         stages.push(rep);
     }
@@ -212,30 +208,37 @@ fn run_with_venv(sh: &Shell, root: &Path, args: &MemtestArgs, venv: &Venv) -> Re
             .iter()
             .map(|r| format!("{}.{}", PLANTED_TESTS.id(), r.test))
             .collect();
-        let (rep, per_test) = lsan::stage(
+        let select = SelectArgs {
+            jobs: Some(jobs),
+            ..args.select.clone()
+        };
+        let ctx = StageCtx {
             root,
             venv,
-            &ids,
-            jobs,
-            &out.join("lsan"),
-            "planted: LeakSanitizer (LD_PRELOAD=liblsan.so, one process per case)",
-        )?;
+            suite: PLANTED_TESTS,
+            select: &select,
+            out: out.join("lsan"),
+            title: "planted: LeakSanitizer (LD_PRELOAD=liblsan.so, one process per case)".into(),
+        };
+        let (rep, per_test) = lsan::run(&ctx, &ids)?;
         for (id, findings) in per_test {
-            let name = id.rsplit('.').next().unwrap_or(&id);
-            if let Some(r) = rows.iter().find(|r| r.test == name) {
-                cells.entry(r.test).or_default().insert("lsan", findings);
+            if let Some(r) = rows.iter().find(|r| r.test == short_name(&id)) {
+                cells
+                    .entry(r.test)
+                    .or_default()
+                    .insert(StageName::Lsan, findings);
             }
         }
         stages.push(rep);
     }
 
-    let ran: Vec<&str> = stages.iter().map(|s| s.stage).collect();
+    let ran: Vec<StageName> = stages.iter().map(|s| s.stage).collect();
     let matrix = Matrix::build(root, &rows, &ran, &cells);
     let text = matrix.render();
     let snap = if args.select.patterns.is_empty() && args.stage.is_none() {
-        snapshot::check(root, "planted_matrix", &text, args.select.accept)?
+        snapshot::check(root, "planted_matrix", &text, args.select.accept)
     } else {
-        "skipped (-k or --stage selects a subset)".into()
+        SnapshotState::Skipped("-k or --stage selects a subset")
     };
 
     let json = serde_json::json!({
@@ -245,13 +248,17 @@ fn run_with_venv(sh: &Shell, root: &Path, args: &MemtestArgs, venv: &Venv) -> Re
         "matrix": text,
     });
     let json_path = out.join("report.json");
-    sh.write_file(&json_path, serde_json::to_string_pretty(&json)? + "\n")?;
+    write_file(&json_path, &(serde_json::to_string_pretty(&json)? + "\n"))?;
 
     println!("\n==> detection matrix\n\n{text}");
     for st in &stages {
         println!(
             "  {:<12} {:>6.1}s  {} case(s), {}, {} process(es)",
-            st.stage, st.seconds, st.tests, st.iterations, st.processes
+            st.stage.as_str(),
+            st.seconds,
+            st.tests,
+            st.iterations,
+            st.processes
         );
     }
     println!(
@@ -267,7 +274,11 @@ fn run_with_venv(sh: &Shell, root: &Path, args: &MemtestArgs, venv: &Venv) -> Re
             (true, false) => problems.push(format!(
                 "the control {} was reported by {}",
                 r.class,
-                r.caught_by.join(", ")
+                r.caught_by
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
             _ => {}
         }
@@ -275,7 +286,7 @@ fn run_with_venv(sh: &Shell, root: &Path, args: &MemtestArgs, venv: &Venv) -> Re
     if !problems.is_empty() {
         return Err(found(format!("detection matrix: {}", problems.join("; "))));
     }
-    if snap.starts_with("changed") {
+    if snap.is_changed() {
         return Err(found(
             "detection matrix changed (see the diff above); if intended: cargo xtask memtest --planted --accept",
         ));
@@ -300,12 +311,7 @@ fn merge(total: &mut StageReport, rep: &StageReport) {
     total.iterations = rep.iterations.clone();
     total.findings.extend(rep.findings.iter().cloned());
     total.artifacts.extend(rep.artifacts.iter().cloned());
-    total.verdict = if total.findings.is_empty() {
-        "clean"
-    } else {
-        "leak"
-    }
-    .into();
+    total.verdict = Verdict::of(&total.findings);
 }
 
 struct MatrixRow {
@@ -313,13 +319,13 @@ struct MatrixRow {
     test: &'static str,
     control: bool,
     /// Per stage that ran: the normalised messages (empty: not caught).
-    cells: Vec<(&'static str, Vec<String>)>,
-    caught_by: Vec<&'static str>,
+    cells: Vec<(StageName, Vec<String>)>,
+    caught_by: Vec<StageName>,
     names_planted: bool,
 }
 
 struct Matrix {
-    stages: Vec<&'static str>,
+    stages: Vec<StageName>,
     rows: Vec<MatrixRow>,
 }
 
@@ -327,10 +333,10 @@ impl Matrix {
     fn build(
         root: &Path,
         rows: &[&Row],
-        ran: &[&'static str],
-        cells: &BTreeMap<&str, BTreeMap<&str, Vec<Finding>>>,
+        ran: &[StageName],
+        cells: &BTreeMap<&str, BTreeMap<StageName, Vec<Finding>>>,
     ) -> Matrix {
-        let stages: Vec<&'static str> = STAGES.into_iter().filter(|s| ran.contains(s)).collect();
+        let stages: Vec<StageName> = STAGES.into_iter().filter(|s| ran.contains(s)).collect();
         let rows = rows
             .iter()
             .map(|r| {
@@ -346,7 +352,7 @@ impl Matrix {
                     msgs.dedup();
                     row_cells.push((*st, msgs));
                 }
-                let caught_by: Vec<&'static str> = row_cells
+                let caught_by: Vec<StageName> = row_cells
                     .iter()
                     .filter(|(_, m)| !m.is_empty())
                     .map(|(s, _)| *s)
@@ -373,7 +379,8 @@ impl Matrix {
             "Detection matrix: each case of python/tests/planted_test.py run alone through each stage\n\
              (x = caught, . = not caught). Regenerate: cargo xtask memtest --planted --accept\n\n",
         );
-        s += &format!("| row | {} | verdict |\n", self.stages.join(" | "));
+        let names: Vec<&str> = self.stages.iter().map(|s| s.as_str()).collect();
+        s += &format!("| row | {} | verdict |\n", names.join(" | "));
         s += &format!("|---|{}---|\n", "---|".repeat(self.stages.len()));
         for r in &self.rows {
             let marks: Vec<&str> = r
@@ -413,7 +420,7 @@ fn message(root: &Path, f: &Finding) -> String {
     // Whether a growing block is "still reachable" or "possibly lost" depends on
     // stale interior pointers Valgrind's scan happens to find: not stable from
     // run to run. That it grows with the iteration count is.
-    let what = if f.what.ends_with(" grows with iterations") {
+    let what = if f.rule == Rule::Growth {
         "still reachable or possibly lost, grows with iterations".to_owned()
     } else {
         f.what.clone()

@@ -6,10 +6,10 @@
 
 use std::{panic, path::Path};
 
-use anyhow::Result;
+use crate::{paths::rel, report::SnapshotState};
 
-/// Compares `content` with the snapshot `name`; returns a short status.
-pub fn check(root: &Path, name: &str, content: &str, accept: bool) -> Result<String> {
+/// Compares `content` with the snapshot `name`.
+pub fn check(root: &Path, name: &str, content: &str, accept: bool) -> SnapshotState {
     let dir = root.join("xtask/snapshots");
     // Tell insta where the workspace is (it would otherwise run `cargo metadata`).
     std::env::set_var("INSTA_WORKSPACE_ROOT", root);
@@ -36,19 +36,10 @@ pub fn check(root: &Path, name: &str, content: &str, accept: bool) -> Result<Str
     panic::set_hook(hook);
 
     let after = std::fs::read_to_string(&path).ok();
-    Ok(match outcome {
-        Ok(()) if accept && before != after => format!("accepted ({})", rel(root, &path)),
-        Ok(()) => "matches".into(),
-        Err(_) if before.is_none() => {
-            format!(
-                "changed (no snapshot {} yet; run with --accept outside CI)",
-                rel(root, &path)
-            )
-        }
-        Err(_) => format!("changed ({} differs, see diff above)", rel(root, &path)),
-    })
-}
-
-fn rel(root: &Path, p: &Path) -> String {
-    p.strip_prefix(root).unwrap_or(p).display().to_string()
+    match outcome {
+        Ok(()) if accept && before != after => SnapshotState::Accepted(rel(root, &path)),
+        Ok(()) => SnapshotState::Matches,
+        Err(_) if before.is_none() => SnapshotState::Missing(rel(root, &path)),
+        Err(_) => SnapshotState::Changed(rel(root, &path)),
+    }
 }

@@ -17,8 +17,11 @@ use xshell::{cmd, Shell};
 
 use crate::{
     flags::PythonSuppArgs,
-    harness::{describe_status, Step},
-    valgrind::{self, ValgrindOptions},
+    memcheck::{self, ValgrindOptions},
+    paths::write_file,
+    pool::{describe_status, run_logged},
+    step::Step,
+    unittest::native_memory_env,
     venv,
 };
 
@@ -70,14 +73,14 @@ const ALLOCATORS: &[&str] = &[
 ];
 
 pub fn python_supp(sh: &Shell, root: &Path, args: &PythonSuppArgs) -> Result<()> {
-    valgrind::preflight(sh)?;
+    memcheck::preflight(sh)?;
     let python = match &args.python {
         Some(p) => p.clone(),
         None => venv::ensure(sh, root)?.python,
     };
     let real = std::fs::canonicalize(&python)
         .with_context(|| format!("{} not found", python.display()))?;
-    if !crate::harness::is_elf(&real) {
+    if !venv::is_elf(&real) {
         bail!(
             "{} -> {} is not an ELF binary (a shim?): pass the real interpreter with --python",
             python.display(),
@@ -104,7 +107,7 @@ pub fn python_supp(sh: &Shell, root: &Path, args: &PythonSuppArgs) -> Result<()>
         ..Default::default()
     };
     // No suppressions at all for the generating run: we want everything.
-    let base: Vec<String> = valgrind::valgrind_args(root, &opts)?
+    let base: Vec<String> = memcheck::valgrind_args(root, &opts)?
         .into_iter()
         .filter(|a| !a.starts_with("--suppressions=") && !a.starts_with("--num-callers="))
         .collect();
@@ -115,8 +118,8 @@ pub fn python_supp(sh: &Shell, root: &Path, args: &PythonSuppArgs) -> Result<()>
         .arg(&python)
         .arg("-c")
         .arg(WORKLOAD);
-    valgrind::python_env(&mut c);
-    let status = valgrind::run_logged(c, &dir.join(format!("python-{full}.log")), false)?;
+    native_memory_env(&mut c);
+    let status = run_logged(c, &dir.join(format!("python-{full}.log")), false)?;
     if !status.success() {
         bail!(
             "the interpreter-only run failed ({}); is numpy installed?",
@@ -210,7 +213,7 @@ pub fn python_supp(sh: &Shell, root: &Path, args: &PythonSuppArgs) -> Result<()>
             s + &section
         }
     };
-    valgrind::write_file(&path, &new)?;
+    write_file(&path, &new)?;
     println!("wrote the CPython {minor} section of {}", path.display());
     Ok(())
 }

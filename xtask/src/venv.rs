@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::harness::{self, run_tool, stamp, Step};
+use crate::{pool::run_tool, step::Step};
 
 const REQUIREMENTS: &str = "python/requirements-dev.txt";
 
@@ -88,7 +88,7 @@ impl Venv {
                 self.python.display()
             )
         })?;
-        if !harness::is_elf(&real) {
+        if !is_elf(&real) {
             bail!(
                 "{} resolves to {}, which is not an ELF binary (a shell shim?); Valgrind would trace the shim, not Python. \
                  Recreate the venv from a real interpreter: rm -rf target/venv and set SLUICE_PYTHON=/path/to/python3",
@@ -236,4 +236,25 @@ pub fn build_and_install_wheel(sh: &Shell, root: &Path, venv: &Venv) -> Result<P
     }
     step.done();
     Ok(wheel.clone())
+}
+
+/// `true` when the file starts with the ELF magic (a real binary, not a shell shim).
+pub fn is_elf(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == *b"\x7fELF"
+}
+
+/// A cheap content stamp of some byte strings (FNV-1a, not security
+/// relevant): what a venv was provisioned with.
+fn stamp(parts: &[&[u8]]) -> String {
+    let mut joined = Vec::new();
+    for p in parts {
+        joined.extend_from_slice(p);
+        joined.push(0xff);
+    }
+    format!("{:016x}", vgxml_judge::fnv1a64(&joined))
 }

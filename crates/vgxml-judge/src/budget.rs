@@ -1,11 +1,11 @@
 //! Budgets: `definite=0,indirect=0,possible=4KiB,errors=0`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use vgxml_parse::{ErrorRecord, LeakKind};
 
 /// What a verdict judges: one leak kind, or the non-leak errors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     Definite,
@@ -74,16 +74,25 @@ impl fmt::Display for Category {
 
 /// One budget: at most `limit` bytes (leak kinds) or error contexts
 /// (`errors`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Budget {
     pub category: Category,
     pub limit: u64,
 }
 
+/// A size or budget list that does not parse; the message says why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BudgetError(String);
+
 /// Parses a size: a number with an optional unit `B`, `K`/`KB` (1000),
 /// `KiB` (1024), `M`/`MB`, `MiB`, `G`/`GB`, `GiB` (case-insensitive, space
 /// allowed).
-pub fn parse_size(s: &str) -> Result<u64, String> {
+pub fn parse_size(s: &str) -> Result<u64, BudgetError> {
+    parse_size_text(s).map_err(BudgetError)
+}
+
+fn parse_size_text(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '_' || c == ','))
@@ -113,7 +122,11 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 
 /// Parses `definite=0,indirect=0,possible=4KiB,errors=0`. `errors` takes a
 /// plain count of error contexts.
-pub fn parse_budgets(s: &str) -> Result<Vec<Budget>, String> {
+pub fn parse_budgets(s: &str) -> Result<Vec<Budget>, BudgetError> {
+    parse_budgets_text(s).map_err(BudgetError)
+}
+
+fn parse_budgets_text(s: &str) -> Result<Vec<Budget>, String> {
     let mut out: Vec<Budget> = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = part
@@ -127,7 +140,7 @@ pub fn parse_budgets(s: &str) -> Result<Vec<Budget>, String> {
                 .parse()
                 .map_err(|_| format!("errors={v}: expected a count of error contexts"))?
         } else {
-            parse_size(v)?
+            parse_size_text(v)?
         };
         if out.iter().any(|b| b.category == category) {
             return Err(format!("{k}: budget given twice"));

@@ -137,8 +137,8 @@ mod tests {
     #[test]
     fn function_names() {
         assert_eq!(
-            normalize_function("sluice_core::buf::grow::h0123456789abcdef"),
-            "sluice_core::buf::grow"
+            normalize_function("mylib_core::buf::grow::h0123456789abcdef"),
+            "mylib_core::buf::grow"
         );
         assert_eq!(normalize_function("foo.constprop.0.isra.0"), "foo");
         assert_eq!(normalize_function("foo.cold"), "foo");

@@ -1,16 +1,15 @@
 //! A self-contained HTML report: one page, inline CSS and JS, no network.
 
-use crate::baseline::counted_records;
-use crate::check::{tests_in, Attribution};
-use crate::formats::repo_relative;
+use crate::judge::judge;
+use crate::judgement::{Judged, Policy};
+use crate::markers::tests_in;
 use crate::ours::OurCode;
+use crate::place::repo_relative;
 use crate::render::{normalize_text, render_frame};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use vgxml_parse::Report;
-use vgxml_parse::Summary;
-use vgxml_parse::{ErrorRecord, Frame, LeakKind};
+use vgxml_parse::{Frame, LeakKind, Report, Summary};
 
 /// Lines of context shown around a frame's line.
 pub const CONTEXT_LINES: u32 = 3;
@@ -68,15 +67,6 @@ impl Sources<'_> {
         }
         self.cache.get(&path)?.as_ref()
     }
-}
-
-struct Group<'a> {
-    fingerprint: String,
-    key: String,
-    kind: String,
-    bytes: Option<u64>,
-    blocks: Option<u64>,
-    occurrences: Vec<(&'a Report, &'a ErrorRecord, Option<String>)>,
 }
 
 fn amount_cell(a: Option<vgxml_parse::Amount>) -> String {
@@ -176,47 +166,21 @@ const JS: &str = r#"
 "#;
 
 /// Renders the page. Records: the end-of-run loss records and the non-leak
-/// errors (of our code when `ours` has rules), grouped by fingerprint,
-/// sorted by bytes; stacks with our frames highlighted and, where the source
-/// file is readable (`dir/file` of the frame, or under `source_root`), the
-/// lines around each frame of ours.
-pub fn render(
-    reports: &[Report],
-    ours: &OurCode,
-    source_root: &Path,
-    marker_prefix: &str,
-) -> String {
+/// errors (of our code when the policy's `ours` has rules, every kind),
+/// grouped by fingerprint, sorted by bytes; stacks with our frames
+/// highlighted and, where the source file is readable (`dir/file` of the
+/// frame, or under the policy's source root), the lines around each frame
+/// of ours.
+pub fn render(reports: &[Report], policy: &Policy) -> String {
+    let ours = &policy.ours;
+    let source_root = policy.source_root.as_path();
     let summary = Summary::from_reports(reports);
+    let judgement = judge(reports, &policy.listing_everything());
+    let groups = judgement.by_fingerprint();
     let mut sources = Sources {
         root: source_root,
         cache: HashMap::new(),
     };
-    let mut groups: BTreeMap<String, Group<'_>> = BTreeMap::new();
-    // One attribution per report, not per record: a report holds many records.
-    let mut attributions: HashMap<*const Report, Attribution> = HashMap::new();
-    for (r, e) in counted_records(reports, ours) {
-        let key = crate::fingerprint::fingerprint_key(e, ours);
-        let fp = crate::fingerprint::fingerprint_of_key(&key);
-        let test = attributions
-            .entry(r as *const Report)
-            .or_insert_with(|| Attribution::new(r, ours, marker_prefix))
-            .test_of(e, ours);
-        let g = groups.entry(fp.clone()).or_insert_with(|| Group {
-            fingerprint: fp,
-            key,
-            kind: e.kind.as_str().to_string(),
-            bytes: e.is_leak().then_some(0),
-            blocks: e.is_leak().then_some(0),
-            occurrences: Vec::new(),
-        });
-        if let Some(b) = g.bytes.as_mut() {
-            *b += e.direct_bytes().unwrap_or(0);
-        }
-        if let Some(b) = g.blocks.as_mut() {
-            *b += e.leaked_blocks.unwrap_or(0);
-        }
-        g.occurrences.push((r, e, test));
-    }
     let mut h = String::new();
     h.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n");
     h.push_str("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\n");
@@ -282,7 +246,10 @@ pub fn render(
         );
     }
     h.push_str("</table>\n");
-    let tests = tests_in(reports, marker_prefix);
+    let tests = match &policy.marker_prefix {
+        Some(prefix) => tests_in(reports, prefix),
+        None => Vec::new(),
+    };
     if !tests.is_empty() {
         let _ = writeln!(h, "<p>{} test(s) announced by markers.</p>", tests.len());
     }
@@ -298,40 +265,47 @@ pub fn render(
         }
     );
     h.push_str("<table id=\"records\"><thead><tr><th>kind</th><th class=\"sortable\" id=\"sort-bytes\">bytes</th><th>blocks</th><th class=\"sortable\" id=\"sort-count\">records</th><th>where</th><th>test</th><th>fingerprint</th></tr></thead>\n");
-    for g in groups.values() {
-        let (_, first, _) = g.occurrences[0];
-        let loc = ours
-            .location_frame(first)
-            .map(render_frame)
-            .unwrap_or_default();
-        let mut tests: Vec<&str> = g
-            .occurrences
+    for (fingerprint, occurrences) in &groups {
+        let first: &Judged = occurrences[0];
+        let leak = first.record.is_leak();
+        let bytes: Option<u64> =
+            leak.then(|| occurrences.iter().map(|j| j.bytes.unwrap_or(0)).sum());
+        let blocks: Option<u64> = leak.then(|| {
+            occurrences
+                .iter()
+                .map(|j| j.record.leaked_blocks.unwrap_or(0))
+                .sum()
+        });
+        let loc = first.first_frame.clone().unwrap_or_default();
+        let mut tests: Vec<&str> = occurrences
             .iter()
-            .filter_map(|(_, _, t)| t.as_deref())
+            .filter_map(|j| j.test.as_deref())
             .collect();
         tests.sort();
         tests.dedup();
+        let kind = first.kind.as_str();
         let _ = write!(
             h,
             "<tbody class=\"grp\" data-bytes=\"{}\" data-count=\"{}\"><tr class=\"head\"><td class=\"kind-{}\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td><code>{}</code></td><td>{}</td><td class=\"fp\" title=\"{}\">{}</td></tr>",
-            g.bytes.unwrap_or(0),
-            g.occurrences.len(),
-            if g.bytes.is_some() {
-                escape(&g.kind)
+            bytes.unwrap_or(0),
+            occurrences.len(),
+            if bytes.is_some() {
+                escape(kind)
             } else {
                 "err".to_string()
             },
-            escape(&g.kind),
-            g.bytes.map_or(String::new(), |b| b.to_string()),
-            g.blocks.map_or(String::new(), |b| b.to_string()),
-            g.occurrences.len(),
+            escape(kind),
+            bytes.map_or(String::new(), |b| b.to_string()),
+            blocks.map_or(String::new(), |b| b.to_string()),
+            occurrences.len(),
             escape(&loc),
             escape(&tests.join(", ")),
-            escape(&g.key),
-            g.fingerprint
+            escape(&first.key),
+            fingerprint
         );
         h.push_str("<tr class=\"details\"><td colspan=\"7\">");
-        for (r, e, t) in &g.occurrences {
+        for j in occurrences {
+            let (e, t) = (&j.record, &j.test);
             let _ = write!(
                 h,
                 "<div class=\"occ\"><p><b>{}</b> &middot; {}{}{}</p>",
@@ -339,8 +313,8 @@ pub fn render(
                 escape(&normalize_text(&e.what)),
                 escape(&format!(
                     " · {}{}",
-                    r.source,
-                    r.pid.map_or(String::new(), |p| format!(" pid {p}"))
+                    j.source,
+                    j.pid.map_or(String::new(), |p| format!(" pid {p}"))
                 )),
                 t.as_ref().map_or(String::new(), |t| format!(
                     " &middot; test <code>{}</code>",

@@ -32,14 +32,19 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 }
 
 /// Rules that say which frames are "our code". A frame matches when any
-/// rule matches; a record matches when any of its frames (primary stack,
-/// auxiliary stacks) matches. With no rules at all, every frame matches.
+/// rule matches and no exclusion does; a record matches when any of its
+/// frames (primary stack, auxiliary stacks) matches. With no rules at all,
+/// every frame matches.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OurCode {
     object_globs: Vec<String>,
     source_prefixes: Vec<String>,
     source_globs: Vec<String>,
     function_patterns: Vec<String>,
+    /// Globs over the function or the source path of frames that are never
+    /// ours, though other rules claim them: allocation wrappers, which are
+    /// never the place of a leak.
+    exclusions: Vec<String>,
 }
 
 impl OurCode {
@@ -65,9 +70,18 @@ impl OurCode {
         self
     }
 
-    /// A glob over the function name (`<fn>`), e.g. `sluice::*`.
+    /// A glob over the function name (`<fn>`), e.g. `mylib::*`.
     pub fn function_pattern(mut self, p: &str) -> Self {
         self.function_patterns.push(p.to_string());
+        self
+    }
+
+    /// A glob over the function name or the source path of frames that
+    /// are not ours even when another rule matches them (e.g. a counting
+    /// allocator wrapper: it is on every allocation's stack and is never
+    /// where a leak is).
+    pub fn exclude(mut self, g: &str) -> Self {
+        self.exclusions.push(g.to_string());
         self
     }
 
@@ -83,6 +97,12 @@ impl OurCode {
         if self.is_empty() {
             return true;
         }
+        if self.excluded(f) {
+            return false;
+        }
+        if self.matches_source(f) {
+            return true;
+        }
         if let Some(obj) = &f.obj {
             if self.object_globs.iter().any(|g| glob_match(g, obj)) {
                 return true;
@@ -93,26 +113,38 @@ impl OurCode {
                 return true;
             }
         }
-        if let Some(path) = f.path() {
-            if self
-                .source_prefixes
-                .iter()
-                .any(|p| path.starts_with(p.as_str()))
-                || self.source_globs.iter().any(|g| glob_match(g, &path))
-            {
-                return true;
-            }
-            if let Some(file) = &f.file {
-                if self
-                    .source_prefixes
+        false
+    }
+
+    fn excluded(&self, f: &Frame) -> bool {
+        !self.exclusions.is_empty()
+            && (f
+                .func
+                .as_deref()
+                .is_some_and(|func| self.exclusions.iter().any(|g| glob_match(g, func)))
+                || f.path()
+                    .is_some_and(|p| self.exclusions.iter().any(|g| glob_match(g, &p))))
+    }
+
+    /// True when a source rule (prefix or glob over the source path) claims
+    /// the frame: our own source file, not a dependency's code inlined into
+    /// our object.
+    pub fn matches_source(&self, f: &Frame) -> bool {
+        if self.excluded(f) {
+            return false;
+        }
+        let Some(path) = f.path() else {
+            return false;
+        };
+        self.source_prefixes
+            .iter()
+            .any(|p| path.starts_with(p.as_str()))
+            || self.source_globs.iter().any(|g| glob_match(g, &path))
+            || f.file.as_ref().is_some_and(|file| {
+                self.source_prefixes
                     .iter()
                     .any(|p| file.starts_with(p.as_str()))
-                {
-                    return true;
-                }
-            }
-        }
-        false
+            })
     }
 
     fn frames(r: &ErrorRecord) -> impl Iterator<Item = &Frame> {
@@ -130,13 +162,15 @@ impl OurCode {
         Self::frames(r).find(|f| self.matches_frame(f))
     }
 
-    /// Where to point a user (annotations, SARIF locations): the first
-    /// frame of ours with a source file; else the first frame of the
-    /// primary stack with a source file; else the first frame of ours;
+    /// Where to point a user (annotations, SARIF locations, summaries): the
+    /// first frame in a source file of ours (a source rule claims it); else
+    /// the first frame of ours with a source file; else the first frame of
+    /// the primary stack with a source file; else the first frame of ours;
     /// else the top frame.
     pub fn location_frame<'a>(&self, r: &'a ErrorRecord) -> Option<&'a Frame> {
         Self::frames(r)
-            .find(|f| f.file.is_some() && self.matches_frame(f))
+            .find(|f| self.matches_source(f))
+            .or_else(|| Self::frames(r).find(|f| f.file.is_some() && self.matches_frame(f)))
             .or_else(|| r.stack.iter().find(|f| f.file.is_some()))
             .or_else(|| self.first_frame(r))
             .or_else(|| r.stack.first())
@@ -150,6 +184,7 @@ impl OurCode {
         v.extend(self.source_prefixes.iter().map(|g| format!("src:{g}")));
         v.extend(self.source_globs.iter().map(|g| format!("srcglob:{g}")));
         v.extend(self.function_patterns.iter().map(|g| format!("fn:{g}")));
+        v.extend(self.exclusions.iter().map(|g| format!("not:{g}")));
         v
     }
 }
@@ -160,7 +195,7 @@ mod tests {
 
     #[test]
     fn globs() {
-        assert!(glob_match("*/libsluice*.so", "/a/b/libsluice_core.so"));
+        assert!(glob_match("*/libmylib*.so", "/a/b/libmylib_core.so"));
         assert!(glob_match("main", "main"));
         assert!(!glob_match("main", "mainx"));
         assert!(glob_match("a?c*", "abcdef"));

@@ -23,7 +23,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use vgxml_parse::Report;
+use vgxml_parse::{ErrorRecord, Report, Suppression};
 
 /// At most this many frame lines (Valgrind's `VG_DEEPEST_BACKTRACE`).
 pub const MAX_FRAMES: usize = 500;
@@ -297,6 +297,27 @@ pub fn loaded_by(report: &Report, file: &Path) -> bool {
         let p = Path::new(p);
         p.file_name() == base || (canon.is_some() && std::fs::canonicalize(p).ok() == canon)
     })
+}
+
+/// The suppressions Valgrind generated (`--gen-suppressions=all`), each
+/// once (by its text), in report order; with the record it was generated
+/// for when it came inside one.
+pub fn generated(reports: &[Report]) -> Vec<(Option<&ErrorRecord>, &Suppression)> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for r in reports {
+        let inner = r
+            .errors
+            .iter()
+            .filter_map(|e| e.suppression.as_ref().map(|s| (Some(e), s)));
+        let outer = r.suppressions.iter().map(|s| (None, s));
+        for (e, s) in inner.chain(outer) {
+            if !s.rawtext.trim().is_empty() && seen.insert(s.rawtext.as_str()) {
+                out.push((e, s));
+            }
+        }
+    }
+    out
 }
 
 impl fmt::Display for SuppEntry {

@@ -280,7 +280,9 @@ pub struct ErrorRecord {
 }
 
 impl ErrorRecord {
-    pub(crate) fn new(offset: u64) -> Self {
+    /// An empty record of unknown kind at byte `offset` of its file (for
+    /// decoders, and for callers that bring records from other tools).
+    pub fn new(offset: u64) -> Self {
         ErrorRecord {
             unique: String::new(),
             tid: None,

@@ -12,6 +12,16 @@ use std::process::Command;
 use vgxml_judge::*;
 use vgxml_parse::*;
 
+/// The marker prefix `programs/tests.c` writes before each test.
+const MARKERS: &str = "sluice-test-begin:";
+
+/// The default verdict over `ours`, with the fixtures' test markers.
+fn policy(ours: OurCode) -> Policy {
+    let mut p = Policy::new(ours, fixtures());
+    p.marker_prefix = Some(MARKERS.to_string());
+    p
+}
+
 fn report(name: &str) -> Report {
     read_path(&fixture(name)).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -220,30 +230,28 @@ fn baseline_then_planted_leak_then_fixed() {
     clean
         .records
         .retain(|e| e.fingerprint != planted.fingerprint);
-    let cfg = CheckConfig {
-        ours: ours.clone(),
+    let cfg = Policy {
         baseline: Some(clean.clone()),
-        ..CheckConfig::default()
+        ..policy(ours.clone())
     };
-    let v = check(&reports, &cfg);
-    assert_eq!(v.findings.len(), 1, "exactly one new record");
-    assert_eq!(v.findings[0].fingerprint, planted.fingerprint);
+    let v = judge(&reports, &cfg);
+    assert_eq!(v.records.len(), 1, "exactly one new record");
+    assert_eq!(v.records[0].fingerprint, planted.fingerprint);
     assert_eq!(
-        v.findings[0].test.as_deref(),
+        v.records[0].test.as_deref(),
         Some("tests/test_suite.py::test_b")
     );
     assert_eq!(v.exit_code(), 1);
     assert!(v.gone.is_empty());
     // the plant removed: the run has no such record, the baseline has it
-    let v = check(
+    let v = judge(
         &reports,
-        &CheckConfig {
-            ours: ours.clone(),
+        &Policy {
             baseline: Some(full.clone()),
-            ..CheckConfig::default()
+            ..policy(ours.clone())
         },
     );
-    assert!(v.findings.is_empty());
+    assert!(v.records.is_empty());
     assert_eq!(v.exit_code(), 0);
     let mut with_extra = full.clone();
     with_extra.records.push(BaselineEntry {
@@ -255,12 +263,11 @@ fn baseline_then_planted_leak_then_fixed() {
         first_frame: "gone (x.c:1)".into(),
         count: 1,
     });
-    let v = check(
+    let v = judge(
         &reports,
-        &CheckConfig {
-            ours,
+        &Policy {
             baseline: Some(with_extra),
-            ..CheckConfig::default()
+            ..policy(ours)
         },
     );
     assert_eq!(v.gone.len(), 1);
@@ -379,19 +386,19 @@ fn cli_baseline_check_and_diff() {
 #[test]
 fn budgets_each_kind_on_its_own_and_not_measured_fails() {
     let all = vec![report("leaks-all.xml")];
-    let cfg = |m: &str| CheckConfig {
+    let cfg = |m: &str| Policy {
         budgets: parse_budgets(m).unwrap(),
-        ..CheckConfig::default()
+        ..policy(OurCode::new())
     };
     // leaks-all: definite 232 B, indirect 192 B, possible 64 B, reachable 333 B
-    let v = check(
+    let v = judge(
         &all,
         &cfg("definite=232,indirect=192B,possible=4KiB,reachable=1KB,errors=0"),
     );
     assert!(v.budgets.iter().all(|b| b.ok), "{:?}", v.budgets);
     assert_eq!(v.exit_code(), 0);
-    assert!(v.findings.iter().all(|f| !f.failing));
-    let v = check(&all, &cfg("definite=231,possible=4KiB"));
+    assert!(v.records.iter().all(|f| !f.failing));
+    let v = judge(&all, &cfg("definite=231,possible=4KiB"));
     let bad: Vec<Category> = v
         .budgets
         .iter()
@@ -400,18 +407,18 @@ fn budgets_each_kind_on_its_own_and_not_measured_fails() {
         .collect();
     assert_eq!(bad, vec![Category::Definite]);
     assert!(v
-        .findings
+        .records
         .iter()
         .filter(|f| f.failing)
-        .all(|f| f.category == Category::Definite));
+        .all(|f| f.category() == Category::Definite));
     assert!(v
-        .findings
+        .records
         .iter()
-        .any(|f| f.category == Category::Possible && !f.failing));
+        .any(|f| f.category() == Category::Possible && !f.failing));
     assert_eq!(v.exit_code(), 1);
     // default --show-leak-kinds: indirect and reachable not measured -> fail, never 0
     let def = vec![report("leaks-default.xml")];
-    let v = check(&def, &cfg("indirect=1MiB"));
+    let v = judge(&def, &cfg("indirect=1MiB"));
     assert_eq!(v.budgets[0].measured, None);
     assert!(!v.budgets[0].ok);
     assert!(v.budgets[0]
@@ -422,12 +429,12 @@ fn budgets_each_kind_on_its_own_and_not_measured_fails() {
     assert_eq!(v.exit_code(), 1);
     // errors: contexts, filtered by ours
     let mem = vec![report("memerr.xml")];
-    let v = check(&mem, &cfg("errors=5"));
+    let v = judge(&mem, &cfg("errors=5"));
     assert_eq!(v.budgets[0].measured, Some(5));
     assert!(v.budgets[0].ok);
-    let v = check(
+    let v = judge(
         &mem,
-        &CheckConfig {
+        &Policy {
             ours: OurCode::new().function_pattern("invalid_*"),
             ..cfg("errors=2")
         },
@@ -574,9 +581,9 @@ fn build_and_run_with(dir: &Path, name: &str, extra: &[String]) -> Report {
 #[test]
 fn junit_one_case_per_test_naming_only_the_leaking_test() {
     let reports = vec![report("tests.xml")];
-    let v = check(&reports, &CheckConfig::default());
+    let v = judge(&reports, &policy(OurCode::new()));
     let by_test: Vec<(Option<&str>, &str)> = v
-        .findings
+        .records
         .iter()
         .map(|f| (f.test.as_deref(), f.record.kind.as_str()))
         .collect();
@@ -586,7 +593,7 @@ fn junit_one_case_per_test_naming_only_the_leaking_test() {
         by_test.contains(&(None, "Leak_DefinitelyLost")),
         "teardown leak: no test"
     );
-    let cases = formats::junit_cases(&v, &reports, &OurCode::new(), check::TEST_MARKER_PREFIX);
+    let cases = formats::junit::junit_cases(&v, &reports, &policy(OurCode::new()));
     let names: Vec<(&str, usize)> = cases
         .iter()
         .map(|c| (c.name.as_str(), c.failures.len()))
@@ -602,7 +609,14 @@ fn junit_one_case_per_test_naming_only_the_leaking_test() {
         ]
     );
     assert!(cases[1].failures[0].contains("leak_in_b"));
-    let o = vgxml(&["check", "--format", "junit", "tests.xml"]);
+    let o = vgxml(&[
+        "check",
+        "--marker-prefix",
+        MARKERS,
+        "--format",
+        "junit",
+        "tests.xml",
+    ]);
     let out = stdout(&o);
     assert!(out.contains("tests=\"5\" failures=\"3\""), "{out}");
     assert!(
@@ -707,6 +721,8 @@ fn sarif_reads_back_with_sarif_tools() {
         "../../../..",
         "--ours",
         "*/programs/*",
+        "--marker-prefix",
+        MARKERS,
         "-o",
         f.to_str().unwrap(),
         "tests.xml",
@@ -783,6 +799,8 @@ fn github_annotations_and_job_summary() {
             "github",
             "--ours",
             "*/programs/*",
+            "--marker-prefix",
+            MARKERS,
             "tests.xml",
         ])
         .env("GITHUB_STEP_SUMMARY", &md)
@@ -831,7 +849,7 @@ fn html_page(files: &[&str]) -> String {
     let reports: Vec<Report> = files.iter().map(|f| report(f)).collect();
     // The reports were made where the fixtures were then; their programs'
     // sources resolve under the fixtures directory.
-    html::render(&reports, &ours, &fixtures(), check::TEST_MARKER_PREFIX)
+    html::render(&reports, &policy(ours))
 }
 
 #[test]

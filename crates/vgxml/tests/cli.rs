@@ -151,3 +151,50 @@ fn records_and_usage() {
     );
     assert_eq!(vgxml(&["frobnicate", "x"]).status.code(), Some(2));
 }
+
+#[test]
+fn each_subcommand_has_its_own_help_and_rejects_flags_of_others() {
+    let o = vgxml(&["check", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let help = stdout(&o);
+    assert!(
+        help.contains("--fail-on") && help.contains("--baseline"),
+        "{help}"
+    );
+    assert!(
+        !help.contains("\n      --unused"),
+        "check --help shows suppressions' flags: {help}"
+    );
+    let o = vgxml(&["suppressions", "--help"]);
+    let help = stdout(&o);
+    assert!(
+        help.contains("\n      --unused") && !help.contains("--fail-on"),
+        "{help}"
+    );
+    // flags that do not apply are errors, not silently accepted
+    for args in [
+        &["summary", "--fail-on", "errors", "leaks-all.xml"][..],
+        &["records", "--baseline", "x.json", "leaks-all.xml"][..],
+        &["diff", "--max", "definite=0", "a.xml", "b.xml"][..],
+    ] {
+        let o = vgxml(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stdout(&o));
+        assert!(stderr(&o).contains("unexpected argument"), "{}", stderr(&o));
+    }
+    // the exit codes are documented in every --help
+    for cmd in [
+        "summary",
+        "check",
+        "baseline",
+        "diff",
+        "suppressions",
+        "html",
+        "records",
+    ] {
+        let help = stdout(&vgxml(&[cmd, "--help"]));
+        assert!(
+            help.contains("Exit status:") && help.contains("3  some file was incomplete"),
+            "{cmd}: {help}"
+        );
+    }
+}

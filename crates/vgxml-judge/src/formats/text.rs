@@ -1,0 +1,73 @@
+//! The text of `vgxml check`: the offending records with normalised stacks,
+//! budgets, what changed against a baseline, and a closing count.
+
+use super::budget_text;
+use crate::judgement::Judgement;
+use std::fmt::Write as _;
+
+/// The `check` text. `with_baseline`: the judgement compared against a
+/// baseline (gone and grown fingerprints are listed).
+pub fn check(v: &Judgement, with_baseline: bool) -> String {
+    let mut out = String::new();
+    let mut last_source = "";
+    for f in &v.records {
+        if f.source != last_source {
+            let _ = writeln!(out, "== {}", f.source);
+            last_source = &f.source;
+        }
+        if let Some(t) = &f.test {
+            let _ = writeln!(out, "[test: {t}]");
+        } else if let Some(m) = f.record.marker.as_ref().filter(|_| !f.record.final_search) {
+            let _ = writeln!(out, "[after client message: {m}]");
+        }
+        out.push_str(&f.rendered);
+        let _ = writeln!(
+            out,
+            "  fingerprint {}{}",
+            f.fingerprint,
+            if f.failing { "" } else { " (within budget)" }
+        );
+        let _ = writeln!(out);
+    }
+    for b in &v.budgets {
+        let _ = writeln!(out, "budget {}", budget_text(b));
+    }
+    if with_baseline {
+        for g in &v.gone {
+            let _ = writeln!(
+                out,
+                "gone (fixed since the baseline): {} at {} [{}]",
+                g.kind, g.first_frame, g.fingerprint
+            );
+        }
+        for m in &v.more_than_baseline {
+            let e = &m.entry;
+            let _ = writeln!(
+                out,
+                "more records than the baseline: {} at {} [{}]: {} -> {}",
+                e.kind, e.first_frame, e.fingerprint, e.count, m.records
+            );
+        }
+    }
+    // One leak site often yields several loss records (different callers):
+    // count the distinct fingerprints too.
+    let _ = writeln!(
+        out,
+        "{} offending record(s){} in {} file(s), {} distinct fingerprint(s){}{}",
+        v.offending,
+        if with_baseline {
+            " new since the baseline"
+        } else {
+            ""
+        },
+        v.reports,
+        v.offending_fingerprints(),
+        if v.budgets.iter().any(|b| !b.ok) {
+            "; budget exceeded or not measured"
+        } else {
+            ""
+        },
+        if v.complete { "" } else { "; INCOMPLETE input" }
+    );
+    out
+}

@@ -1,0 +1,298 @@
+//! The judgement: parsed reports and a caller's policy in, every finding
+//! out, each computed once.
+//!
+//! * The records looked at are the end-of-run loss records and the non-leak
+//!   errors, of our code when [`OurCode`] has rules ([`counted_records`]).
+//! * With a baseline, the records whose fingerprint it knows are left out
+//!   (they neither offend nor count against budgets); the baseline's
+//!   fingerprints that no record has any more are listed as *gone*.
+//! * Without budgets, every remaining record of the `fail_on` categories
+//!   offends. With budgets, they replace `fail_on`: only the budgeted
+//!   categories are judged, each on its own (bytes for leak kinds, error
+//!   contexts for `errors`), and a category that the run did not measure
+//!   (`--show-leak-kinds` did not show it, or the run never finished) fails
+//!   as *not measured*: it is never taken for 0.
+//! * Runs that repeat the same work at several scales (a [`Scale`]) are
+//!   judged for growth: a loss record of a `growth_on` category whose blocks
+//!   grow with the work offends, however small it is (see [`crate::growth`]).
+//! * [`Judgement::issues`] groups what was found by rule, place and test:
+//!   what a person reads first.
+
+use crate::budget::Category;
+use crate::fingerprint::{fingerprint_key, fingerprint_of_key};
+use crate::growth;
+use crate::judgement::{
+    BudgetOutcome, Input, Issue, Judged, Judgement, MoreThanBaseline, Policy, Rule,
+};
+use crate::markers::Attribution;
+use crate::place::Place;
+use crate::records::counted_records;
+use crate::render::{normalize_text, render_frame, render_record};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use vgxml_parse::{LeakKind, Report, Summary};
+
+/// Judges plain reports (nothing known of their runs).
+pub fn judge(reports: &[Report], policy: &Policy) -> Judgement {
+    judge_input(&Input::plain(reports), policy)
+}
+
+/// Judges reports with what is known of their runs.
+pub fn judge_input(input: &Input<'_>, policy: &Policy) -> Judgement {
+    let reports = input.reports;
+    let summary = Summary::from_reports(reports);
+    let mut notes = summary.diagnostics.clone();
+    let ours = &policy.ours;
+    if let Some(b) = &policy.baseline {
+        if !b.ours.is_empty() && b.ours != ours.rules() {
+            notes.push(format!(
+                "the baseline was taken with other --ours rules ({}); fingerprints depend on them",
+                b.ours.join(" ")
+            ));
+        }
+    }
+    let judged: BTreeSet<Category> = if policy.budgets.is_empty() {
+        policy.fail_on.clone()
+    } else {
+        policy.budgets.iter().map(|b| b.category).collect()
+    };
+    let attributions: Vec<Attribution> = reports
+        .iter()
+        .map(|r| match &policy.marker_prefix {
+            Some(p) => Attribution::new(r, ours, p),
+            None => Attribution::none(),
+        })
+        .collect();
+    let known: BTreeSet<&str> = policy
+        .baseline
+        .iter()
+        .flat_map(|b| b.records.iter().map(|e| e.fingerprint.as_str()))
+        .collect();
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    // (report index, judged record)
+    let mut kept: Vec<(usize, Judged)> = Vec::new();
+    for (ri, e) in counted_records(reports, ours) {
+        let key = fingerprint_key(e, ours);
+        let fp = fingerprint_of_key(&key);
+        *counts.entry(fp.clone()).or_insert(0) += 1;
+        if known.contains(fp.as_str()) {
+            continue;
+        }
+        let category = Category::of_record(e);
+        let test = input
+            .run(ri)
+            .and_then(|r| r.test.clone())
+            .or_else(|| attributions[ri].test_of(e, ours));
+        let r = &reports[ri];
+        let location = ours.location_frame(e);
+        kept.push((
+            ri,
+            Judged {
+                source: r.source.clone(),
+                kind: e.kind.clone(),
+                fingerprint: fp,
+                key,
+                failing: judged.contains(&category),
+                test,
+                bytes: e.direct_bytes(),
+                blocks: e.leak_kind().and(e.leaked_blocks),
+                first_frame: location.map(render_frame),
+                rendered: render_record(e, ours),
+                first_frame_of_ours: location.cloned(),
+                record: e.clone(),
+                pid: r.pid,
+                place: location.map(|f| Place::of(f, &policy.source_root)),
+            },
+        ));
+    }
+    let mut gone = Vec::new();
+    let mut more_than_baseline = Vec::new();
+    if let Some(b) = &policy.baseline {
+        for e in &b.records {
+            match counts.get(&e.fingerprint) {
+                None => gone.push(e.clone()),
+                Some(&n) if n > e.count => more_than_baseline.push(MoreThanBaseline {
+                    entry: e.clone(),
+                    records: n,
+                }),
+                _ => {}
+            }
+        }
+    }
+    let filtered = !ours.is_empty() || policy.baseline.is_some();
+    let budgets: Vec<BudgetOutcome> = policy
+        .budgets
+        .iter()
+        .map(|b| {
+            let measured = match b.category.leak_kind() {
+                Some(k) => measure_leaks(reports, &summary, k, filtered, &kept),
+                None => Ok(kept
+                    .iter()
+                    .filter(|(_, f)| f.category() == Category::Errors)
+                    .count() as u64),
+            };
+            let (measured, reason) = match measured {
+                Ok(v) => (Some(v), None),
+                Err(why) => (None, Some(why)),
+            };
+            BudgetOutcome {
+                budget: *b,
+                measured,
+                ok: measured.is_some_and(|m| m <= b.limit),
+                reason,
+            }
+        })
+        .collect();
+    let mut records: Vec<(usize, Judged)> = kept
+        .into_iter()
+        .filter(|(_, f)| judged.contains(&f.category()))
+        .collect();
+    if !policy.budgets.is_empty() {
+        for (_, f) in &mut records {
+            f.failing = budgets
+                .iter()
+                .any(|o| o.budget.category == f.category() && !o.ok);
+        }
+    } else {
+        for r in reports {
+            let shown = r.shown_leak_kinds();
+            for c in &judged {
+                if let Some(k) = c.leak_kind() {
+                    if !shown.contains(&k) && r.valgrind_leak_summary.is_none() {
+                        notes.push(format!(
+                            "{}: {} records were not shown by this run; rerun Valgrind with --show-leak-kinds=all to check them",
+                            r.source,
+                            k.label()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    let mut issues = issues_of(input, &records);
+    issues.extend(growth::issues(input, policy, &attributions));
+    let records: Vec<Judged> = records.into_iter().map(|(_, j)| j).collect();
+    let offending = records.iter().filter(|f| f.failing).count();
+    Judgement {
+        complete: summary.complete,
+        failed: offending > 0
+            || budgets.iter().any(|b| !b.ok)
+            || issues.iter().any(|i| i.rule == Rule::Growth && i.failing),
+        offending,
+        records,
+        budgets,
+        gone,
+        notes,
+        more_than_baseline,
+        issues,
+        reports: reports.len(),
+    }
+}
+
+/// The judged records grouped by rule, kind (category for leaks), place and
+/// test. A leak's amounts are summed per scale and the largest scale's sum
+/// is kept: the same leak shows at every scale.
+fn issues_of(input: &Input<'_>, records: &[(usize, Judged)]) -> Vec<Issue> {
+    #[derive(Default)]
+    struct Acc {
+        first: usize,
+        records: usize,
+        failing: bool,
+        per_scale: BTreeMap<Option<u64>, (u64, u64)>,
+    }
+    let mut groups: BTreeMap<(Rule, String, String, Option<String>), Acc> = BTreeMap::new();
+    for (i, (ri, j)) in records.iter().enumerate() {
+        let rule = if j.record.is_leak() {
+            Rule::Leak
+        } else {
+            Rule::MemoryError
+        };
+        let what = match j.record.leak_kind() {
+            Some(k) => k.label().to_string(),
+            None => j.kind.as_str().to_string(),
+        };
+        let place = j.place.as_ref().map(Place::to_string).unwrap_or_default();
+        let acc = groups
+            .entry((rule, what, place, j.test.clone()))
+            .or_insert_with(|| Acc {
+                first: i,
+                ..Acc::default()
+            });
+        acc.records += 1;
+        acc.failing |= j.failing;
+        if rule == Rule::Leak {
+            let work = input
+                .run(*ri)
+                .and_then(|r| r.scale.as_ref())
+                .map(|s| s.work);
+            let slot = acc.per_scale.entry(work).or_default();
+            slot.0 += j.bytes.unwrap_or(0);
+            slot.1 += j.blocks.unwrap_or(0);
+        }
+    }
+    groups
+        .into_values()
+        .map(|acc| {
+            let j = &records[acc.first].1;
+            let largest = acc.per_scale.values().next_back().copied();
+            Issue {
+                rule: if j.record.is_leak() {
+                    Rule::Leak
+                } else {
+                    Rule::MemoryError
+                },
+                kind: j.kind.clone(),
+                category: j.category(),
+                what: normalize_text(&j.record.what),
+                place: j.place.clone(),
+                test: j.test.clone(),
+                bytes: largest.map(|a| a.0),
+                blocks: largest.map(|a| a.1),
+                fingerprint: j.fingerprint.clone(),
+                rendered: j.rendered.clone(),
+                records: acc.records,
+                failing: acc.failing,
+                growth: None,
+            }
+        })
+        .collect()
+}
+
+fn measure_leaks(
+    reports: &[Report],
+    summary: &Summary,
+    k: LeakKind,
+    filtered: bool,
+    kept: &[(usize, Judged)],
+) -> Result<u64, String> {
+    if !filtered {
+        return summary
+            .leaks
+            .get(k)
+            .map(|a| a.bytes)
+            .ok_or_else(|| not_measured_reason(reports, k));
+    }
+    for r in reports {
+        if !r.finished || !r.shown_leak_kinds().contains(&k) {
+            return Err(not_measured_reason(reports, k));
+        }
+    }
+    let c = Category::from_leak_kind(k);
+    Ok(kept
+        .iter()
+        .filter(|(_, f)| f.category() == c)
+        .map(|(_, f)| f.bytes.unwrap_or(0))
+        .sum())
+}
+
+fn not_measured_reason(reports: &[Report], k: LeakKind) -> String {
+    match reports.iter().find(|r| !r.finished) {
+        Some(r) => format!(
+            "{}: the run did not finish (no end-of-run leak search)",
+            r.source
+        ),
+        None => format!(
+            "{} was not shown by the run (rerun Valgrind with --show-leak-kinds=all)",
+            k.label()
+        ),
+    }
+}

@@ -1,0 +1,274 @@
+//! The judgement's types: what the caller asks ([`Policy`], [`Input`]) and
+//! what comes back ([`Judgement`]: judged records, budgets, [`Issue`]s),
+//! serde both ways.
+
+use crate::baseline::{Baseline, BaselineEntry};
+use crate::budget::{Budget, Category};
+use crate::ours::OurCode;
+use crate::place::Place;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use vgxml_parse::{ErrorRecord, Frame, Kind, Report};
+
+/// What the caller wants judged, and how.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub ours: OurCode,
+    /// Categories whose every record offends (when no budgets are given).
+    pub fail_on: BTreeSet<Category>,
+    /// Budgets; when non-empty they replace `fail_on`.
+    pub budgets: Vec<Budget>,
+    pub baseline: Option<Baseline>,
+    /// Markers (`<clientmsg>` texts) that start with this prefix name a
+    /// test: the rest of the text is the test id. `None`: no attribution.
+    pub marker_prefix: Option<String>,
+    /// Categories judged by their growth across the scales of a series of
+    /// runs (not by their presence).
+    pub growth_on: BTreeSet<Category>,
+    /// Source files are shown relative to this directory.
+    pub source_root: PathBuf,
+}
+
+impl Policy {
+    /// The default verdict (`definite,indirect,possible,errors`) over the
+    /// frames `ours` claims, sources relative to `source_root`.
+    pub fn new(ours: OurCode, source_root: PathBuf) -> Policy {
+        Policy {
+            ours,
+            fail_on: [
+                Category::Definite,
+                Category::Indirect,
+                Category::Possible,
+                Category::Errors,
+            ]
+            .into_iter()
+            .collect(),
+            budgets: Vec::new(),
+            baseline: None,
+            marker_prefix: None,
+            growth_on: BTreeSet::new(),
+            source_root,
+        }
+    }
+
+    /// The same policy judging every category: what a baseline or an
+    /// overview page lists.
+    pub fn listing_everything(&self) -> Policy {
+        Policy {
+            fail_on: Category::ALL.into_iter().collect(),
+            budgets: Vec::new(),
+            baseline: None,
+            ..self.clone()
+        }
+    }
+}
+
+/// Several runs of the same work at different scales form a series; growth
+/// is judged between the smallest and the largest scale of a series.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scale {
+    /// Which series (e.g. one shard of a test suite).
+    pub series: String,
+    /// How much work the run did (e.g. iterations per test).
+    pub work: u64,
+}
+
+/// What the caller knows about the run that wrote one report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunInfo {
+    pub scale: Option<Scale>,
+    /// The process ran this one test only: all its records are that test's.
+    pub test: Option<String>,
+}
+
+/// The reports to judge, with what is known of their runs.
+pub struct Input<'a> {
+    pub reports: &'a [Report],
+    /// One per report, or empty: nothing known.
+    pub runs: Vec<RunInfo>,
+}
+
+impl<'a> Input<'a> {
+    pub fn plain(reports: &'a [Report]) -> Input<'a> {
+        Input {
+            reports,
+            runs: Vec::new(),
+        }
+    }
+
+    pub(crate) fn run(&self, i: usize) -> Option<&RunInfo> {
+        self.runs.get(i)
+    }
+}
+
+/// One counted record, judged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Judged {
+    /// The report (file) it comes from.
+    pub source: String,
+    pub kind: Kind,
+    pub fingerprint: String,
+    /// The readable key the fingerprint hashes.
+    pub key: String,
+    /// False for a record of a category within its budget.
+    pub failing: bool,
+    /// The test that produced it, from the run or the markers.
+    pub test: Option<String>,
+    /// Direct bytes of a loss record (the indirect blocks it owns have
+    /// records of their own); `None` for errors.
+    pub bytes: Option<u64>,
+    pub blocks: Option<u64>,
+    /// The location frame, rendered (`fn (file:line)`).
+    pub first_frame: Option<String>,
+    /// The record, normalised, our frames marked.
+    pub rendered: String,
+    pub first_frame_of_ours: Option<Frame>,
+    pub record: ErrorRecord,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u64>,
+    /// Where it points (the location frame, relative to the source root).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<Place>,
+}
+
+impl Judged {
+    pub fn category(&self) -> Category {
+        Category::of_record(&self.record)
+    }
+}
+
+/// The outcome of one budget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetOutcome {
+    pub budget: Budget,
+    /// Bytes (leak kinds) or contexts (errors); `None`: not measured.
+    pub measured: Option<u64>,
+    pub ok: bool,
+    /// Why it is not measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A baseline fingerprint with more records now than in the baseline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoreThanBaseline {
+    pub entry: BaselineEntry,
+    pub records: u64,
+}
+
+/// The rule that made an issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// A memory error (invalid access, uninitialised value, bad free, ...).
+    MemoryError,
+    /// A loss record of a judged leak kind.
+    Leak,
+    /// A loss record that grows with the work done.
+    Growth,
+}
+
+/// What a person reads first: the judged records grouped by rule, place
+/// and test, with their amounts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Issue {
+    pub rule: Rule,
+    /// The kind of the first record.
+    pub kind: Kind,
+    pub category: Category,
+    /// The first record's text, normalised.
+    pub what: String,
+    pub place: Option<Place>,
+    pub test: Option<String>,
+    /// Leaks: direct bytes and blocks (the largest scale's total); growth:
+    /// what the largest scale holds more than the smallest.
+    pub bytes: Option<u64>,
+    pub blocks: Option<u64>,
+    pub fingerprint: String,
+    /// The first record, rendered.
+    pub rendered: String,
+    /// How many records it stands for.
+    pub records: usize,
+    pub failing: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub growth: Option<Growth>,
+}
+
+/// The judgement of a set of reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Judgement {
+    /// Every report was read to its end.
+    pub complete: bool,
+    /// A record offends, a budget is exceeded or not measured, or something
+    /// grows.
+    pub failed: bool,
+    /// How many records offend.
+    pub offending: usize,
+    /// The counted records of the judged categories.
+    pub records: Vec<Judged>,
+    pub budgets: Vec<BudgetOutcome>,
+    /// Baseline fingerprints no record has any more.
+    pub gone: Vec<BaselineEntry>,
+    pub notes: Vec<String>,
+    /// Baseline fingerprints with more records now (reported, not failing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_than_baseline: Vec<MoreThanBaseline>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub issues: Vec<Issue>,
+    /// How many reports were judged.
+    #[serde(default)]
+    pub reports: usize,
+}
+
+impl Judgement {
+    /// 1 failed, 3 incomplete input, 0 clean.
+    pub fn exit_code(&self) -> u8 {
+        if self.failed {
+            1
+        } else if !self.complete {
+            3
+        } else {
+            0
+        }
+    }
+
+    /// The records by fingerprint, in fingerprint order.
+    pub fn by_fingerprint(&self) -> BTreeMap<&str, Vec<&Judged>> {
+        let mut m: BTreeMap<&str, Vec<&Judged>> = BTreeMap::new();
+        for j in &self.records {
+            m.entry(j.fingerprint.as_str()).or_default().push(j);
+        }
+        m
+    }
+
+    /// The distinct fingerprints of the offending records.
+    pub fn offending_fingerprints(&self) -> usize {
+        self.records
+            .iter()
+            .filter(|j| j.failing)
+            .map(|j| j.fingerprint.as_str())
+            .collect::<BTreeSet<_>>()
+            .len()
+    }
+}
+
+/// One measurement of an allocation site: how much work had been done, and
+/// the bytes and blocks of its loss records then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Point {
+    pub work: u64,
+    pub bytes: u64,
+    pub blocks: u64,
+}
+
+/// The measurements that decided a growth issue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Growth {
+    /// The series of runs (e.g. a shard of the test suite).
+    pub series: String,
+    /// The allocation stack the points measure.
+    pub stack: String,
+    /// In order of work.
+    pub points: Vec<Point>,
+}

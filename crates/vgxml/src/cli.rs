@@ -1,0 +1,286 @@
+//! The command line: a struct per subcommand, each flag declared once.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use vgxml_judge::OurCode;
+
+/// Read Valgrind XML reports (`--xml=yes`; protocols 4, 5 and 6): leak totals
+/// that agree with Valgrind's LEAK SUMMARY, CI verdicts, baselines, diffs,
+/// suppressions.
+#[derive(Debug, Parser)]
+#[command(
+    name = "vgxml",
+    version,
+    about,
+    after_help = EXIT_STATUS,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Print elapsed time and peak RSS to stderr when done (for benchmarks).
+    #[arg(long, global = true, hide = true)]
+    pub stats: bool,
+}
+
+pub const EXIT_STATUS: &str = "\
+Exit status:
+  0  read completely (check: nothing offending; diff: nothing new or grown;
+     suppressions --unused: every entry used)
+  1  check found offending records; diff found something new or grown;
+     suppressions --unused found unused entries
+  2  unreadable input, not Valgrind XML, unknown protocol, bad usage
+  3  some file was incomplete (truncated: Valgrind killed, disk full)";
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Leak totals per kind (bytes, blocks; "not shown" / null when the run
+    /// did not show that kind), error contexts per kind, suppressed counts,
+    /// processes. Several files (one per process) are combined.
+    #[command(after_help = EXIT_STATUS)]
+    Summary(SummaryArgs),
+    /// The CI verdict: the offending records (end-of-run loss records of the
+    /// --fail-on kinds, and non-leak errors with `errors`), with normalised
+    /// stacks and stable fingerprints (kind + our frames as function@file:
+    /// no lines, addresses or directories).
+    #[command(after_help = EXIT_STATUS)]
+    Check(CheckArgs),
+    /// Write the fingerprints of the end-of-run loss records and errors
+    /// (kind, bytes, blocks, first frame, count) as a baseline JSON.
+    #[command(after_help = EXIT_STATUS)]
+    Baseline(BaselineArgs),
+    /// New, fixed, grown and shrunk fingerprints between two runs, with byte
+    /// deltas. Each input is a Valgrind XML file, a baseline, or the JSON of
+    /// `check --format json`.
+    #[command(after_help = EXIT_STATUS)]
+    Diff(DiffArgs),
+    /// The deduplicated suppressions of --gen-suppressions=all; with
+    /// --unused, the entries of the .supp files that no run used.
+    #[command(after_help = EXIT_STATUS)]
+    Suppressions(SuppressionsArgs),
+    /// One self-contained HTML page (no external assets): totals, processes,
+    /// records by fingerprint with their stacks and source lines.
+    #[command(after_help = EXIT_STATUS)]
+    Html(HtmlArgs),
+    /// Every parsed item, one JSON object per line.
+    #[command(after_help = EXIT_STATUS)]
+    Records(RecordsArgs),
+}
+
+/// Which frames are our code. With no rule, every frame is.
+#[derive(Debug, Clone, Default, Args)]
+pub struct OursArgs {
+    /// A glob over a frame's object path or source path (`*` crosses `/`).
+    #[arg(long, value_name = "GLOB")]
+    pub ours: Vec<String>,
+    /// A glob over a frame's object (ELF) path.
+    #[arg(long, value_name = "GLOB")]
+    pub ours_obj: Vec<String>,
+    /// A prefix of a frame's source path (`dir/file`).
+    #[arg(long, value_name = "PREFIX")]
+    pub ours_src: Vec<String>,
+    /// A glob over a frame's function name, e.g. `mylib::*`.
+    #[arg(long, value_name = "PATTERN")]
+    pub ours_fn: Vec<String>,
+}
+
+impl OursArgs {
+    pub fn rules(&self) -> OurCode {
+        let mut o = OurCode::new();
+        for g in &self.ours {
+            o = o.object_glob(g).source_glob(g);
+        }
+        for g in &self.ours_obj {
+            o = o.object_glob(g);
+        }
+        for p in &self.ours_src {
+            o = o.source_prefix(p);
+        }
+        for p in &self.ours_fn {
+            o = o.function_pattern(p);
+        }
+        o
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SummaryFormat {
+    Text,
+    Json,
+    Junit,
+    Github,
+}
+
+#[derive(Debug, Args)]
+pub struct SummaryArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    pub format: SummaryFormat,
+    /// Same as --format json.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the output to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Valgrind XML files (one per process).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+impl SummaryArgs {
+    pub fn format(&self) -> SummaryFormat {
+        if self.json {
+            SummaryFormat::Json
+        } else {
+            self.format
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
+    Junit,
+    Github,
+    Sarif,
+    Gitlab,
+}
+
+/// A category `check` can judge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Definite,
+    Indirect,
+    Possible,
+    Reachable,
+    Errors,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub ours: OursArgs,
+    /// The categories whose records offend.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "definite,indirect,possible,errors"
+    )]
+    pub fail_on: Vec<FailOn>,
+    /// Only records whose fingerprint BASELINE does not know offend; the gone
+    /// ones are listed. BASELINE: a `vgxml baseline` file, the JSON of
+    /// `check --format json`, or a Valgrind XML file.
+    #[arg(long, value_name = "BASELINE")]
+    pub baseline: Option<PathBuf>,
+    /// Budgets per kind, replacing --fail-on, e.g.
+    /// `definite=0,possible=4KiB,errors=0` (sizes in B, KB, KiB, MB, MiB, GB,
+    /// GiB; errors: contexts). A kind the run did not measure fails as "not
+    /// measured".
+    #[arg(long, value_name = "KIND=LIMIT,...", value_parser = parse_budgets)]
+    pub max: Option<Budgets>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+    /// Source paths are shown relative to DIR (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub source_root: Option<PathBuf>,
+    /// With --format github: append the Markdown job summary to FILE
+    /// (default: $GITHUB_STEP_SUMMARY when set).
+    #[arg(long, value_name = "FILE")]
+    pub summary_file: Option<PathBuf>,
+    /// Client messages (VALGRIND_PRINTF) that start with TEXT name the test
+    /// that follows: records are attributed to tests.
+    #[arg(long, value_name = "TEXT")]
+    pub marker_prefix: Option<String>,
+    /// Write the output to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Valgrind XML files (one per process).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// The budgets of `--max`.
+#[derive(Debug, Clone)]
+pub struct Budgets(pub Vec<vgxml_judge::Budget>);
+
+fn parse_budgets(s: &str) -> Result<Budgets, vgxml_judge::BudgetError> {
+    vgxml_judge::parse_budgets(s).map(Budgets)
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    #[command(flatten)]
+    pub ours: OursArgs,
+    /// Write the baseline to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Valgrind XML files (complete ones only).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub ours: OursArgs,
+    /// Print the diff as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the output to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The earlier run.
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+    /// The later run.
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SuppressionsArgs {
+    /// List the entries of the --supp files that no run used (exit 1 when any).
+    #[arg(long, requires = "supp")]
+    pub unused: bool,
+    /// A suppression file (repeatable), for --unused.
+    #[arg(long, value_name = "FILE.supp")]
+    pub supp: Vec<PathBuf>,
+    /// With --unused: print the unused entries as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the output to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Valgrind XML files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct HtmlArgs {
+    #[command(flatten)]
+    pub ours: OursArgs,
+    /// Source files are read (and shown) relative to DIR (default: the
+    /// current directory).
+    #[arg(long, value_name = "DIR")]
+    pub source_root: Option<PathBuf>,
+    /// Client messages that start with TEXT name the test that follows.
+    #[arg(long, value_name = "TEXT")]
+    pub marker_prefix: Option<String>,
+    /// Write the page to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Valgrind XML files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordsArgs {
+    /// Valgrind XML files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}

@@ -1,0 +1,74 @@
+//! How the Valgrind stage and `python-supp` run memcheck: the check that it
+//! is installed, the command line, the suppression files.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
+
+#[derive(Debug, Default, Clone)]
+pub struct ValgrindOptions {
+    pub track_origins: bool,
+    /// One process per test (and per iteration count) instead of `--jobs`
+    /// balanced shards; every finding then names its test. The detection matrix
+    /// uses it so that what memcheck reports is attributed to one planted case.
+    pub isolate: bool,
+    pub gen_suppressions: bool,
+    pub extra_args: Vec<String>,
+}
+
+/// Valgrind must be installed: say how to get it (exit 2 otherwise).
+pub fn preflight(sh: &Shell) -> Result<()> {
+    match cmd!(sh, "valgrind --version")
+        .quiet()
+        .ignore_stderr()
+        .read()
+    {
+        Ok(v) => {
+            println!("using {v}");
+            Ok(())
+        }
+        Err(_) => bail!(
+            "valgrind is not installed or not on PATH — on Debian/Ubuntu: apt-get install valgrind"
+        ),
+    }
+}
+
+/// Every `suppressions/*.supp`, sorted.
+pub fn suppression_files(root: &Path) -> Result<Vec<PathBuf>> {
+    let dir = root.join("suppressions");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "supp"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// The common memcheck command line (without `--xml-file`).
+pub fn valgrind_args(root: &Path, opts: &ValgrindOptions) -> Result<Vec<String>> {
+    let mut a: Vec<String> = [
+        "--tool=memcheck",
+        "--leak-check=full",
+        "--show-leak-kinds=all",
+        "--errors-for-leak-kinds=definite",
+        "--num-callers=40",
+        "--error-limit=no",
+        "--xml=yes",
+        "--child-silent-after-fork=yes",
+    ]
+    .map(String::from)
+    .to_vec();
+    for f in suppression_files(root)? {
+        a.push(format!("--suppressions={}", f.display()));
+    }
+    if opts.track_origins {
+        a.push("--track-origins=yes".into());
+    }
+    if opts.gen_suppressions {
+        a.push("--gen-suppressions=all".into());
+    }
+    a.extend(opts.extra_args.iter().cloned());
+    Ok(a)
+}

@@ -1,0 +1,205 @@
+//! What the stages found, as report.json and the summary show it.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// The leak-test stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageName {
+    Tracemalloc,
+    Valgrind,
+    Lsan,
+}
+
+impl StageName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageName::Tracemalloc => "tracemalloc",
+            StageName::Valgrind => "valgrind",
+            StageName::Lsan => "lsan",
+        }
+    }
+}
+
+impl fmt::Display for StageName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stage's verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Verdict {
+    #[default]
+    NotRun,
+    Clean,
+    /// Something was found.
+    Leak,
+}
+
+impl Verdict {
+    pub fn of(findings: &[Finding]) -> Verdict {
+        if findings.is_empty() {
+            Verdict::Clean
+        } else {
+            Verdict::Leak
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::NotRun => "not run",
+            Verdict::Clean => "clean",
+            Verdict::Leak => "leak",
+        }
+    }
+}
+
+/// How a stage's normalised summary compares with its snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SnapshotState {
+    #[default]
+    NotCompared,
+    Matches,
+    /// `--accept` wrote the snapshot (path).
+    Accepted(String),
+    /// No snapshot file yet (path).
+    Missing(String),
+    /// The snapshot differs (path); insta printed the diff.
+    Changed(String),
+    /// Not compared, and why.
+    Skipped(&'static str),
+}
+
+impl SnapshotState {
+    /// True when the snapshot did not match (a finding).
+    pub fn is_changed(&self) -> bool {
+        matches!(self, SnapshotState::Missing(_) | SnapshotState::Changed(_))
+    }
+}
+
+impl fmt::Display for SnapshotState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SnapshotState::NotCompared => f.write_str(""),
+            SnapshotState::Matches => f.write_str("matches"),
+            SnapshotState::Accepted(p) => write!(f, "accepted ({p})"),
+            SnapshotState::Missing(p) => write!(
+                f,
+                "changed (no snapshot {p} yet; run with --accept outside CI)"
+            ),
+            SnapshotState::Changed(p) => write!(f, "changed ({p} differs, see diff above)"),
+            SnapshotState::Skipped(why) => write!(f, "skipped ({why})"),
+        }
+    }
+}
+
+macro_rules! serialize_as_str {
+    ($($t:ty => $e:expr),*) => {$(
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let f: fn(&$t) -> String = $e;
+                s.serialize_str(&f(self))
+            }
+        }
+    )*};
+}
+
+serialize_as_str! {
+    Verdict => |v| v.as_str().to_owned(),
+    SnapshotState => |v| v.to_string()
+}
+
+/// Which rule a finding broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// tracemalloc: Python memory grew every measured round.
+    PythonGrowth,
+    /// `sluice.live_objects()` did not come back to its baseline.
+    LiveObjects,
+    /// The tests themselves failed (the log says why).
+    TestsFailed,
+    /// Valgrind: a memory error in our code.
+    MemoryError,
+    /// Valgrind or LeakSanitizer: a lost block in our code.
+    Lost,
+    /// Valgrind: a loss record of ours that grows with the iterations.
+    Growth,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub rule: Rule,
+    /// e.g. `python memory grows every round`, `definitely lost`, `InvalidRead (...)`.
+    pub what: String,
+    pub test: Option<String>,
+    /// The first place in our code (`file:line (function)`).
+    pub location: Option<String>,
+    pub bytes: Option<u64>,
+    pub blocks: Option<u64>,
+    pub detail: String,
+}
+
+impl Finding {
+    /// `what [test] at location: N bytes in M blocks`, the summary's line.
+    pub fn line(&self) -> String {
+        let mut line = self.what.clone();
+        if let Some(t) = &self.test {
+            line += &format!(" [{t}]");
+        }
+        if let Some(l) = &self.location {
+            line += &format!(" at {l}");
+        }
+        if let Some(b) = self.bytes {
+            line += &format!(": {b} bytes");
+            if let Some(n) = self.blocks {
+                line += &format!(" in {n} blocks");
+            }
+        }
+        line
+    }
+}
+
+/// What one stage found.
+#[derive(Debug, Serialize)]
+pub struct StageReport {
+    pub stage: StageName,
+    pub verdict: Verdict,
+    pub seconds: f64,
+    pub tests: usize,
+    pub iterations: String,
+    pub processes: usize,
+    pub findings: Vec<Finding>,
+    /// The normalised leak summary compared with the snapshot.
+    pub normalized: String,
+    pub snapshot: SnapshotState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valgrind: Option<serde_json::Value>,
+    pub artifacts: Vec<String>,
+}
+
+impl StageReport {
+    pub fn new(stage: StageName) -> StageReport {
+        StageReport {
+            stage,
+            verdict: Verdict::NotRun,
+            seconds: 0.0,
+            tests: 0,
+            iterations: String::new(),
+            processes: 0,
+            findings: Vec::new(),
+            normalized: String::new(),
+            snapshot: SnapshotState::NotCompared,
+            valgrind: None,
+            artifacts: Vec::new(),
+        }
+    }
+
+    /// Sets the verdict from the findings.
+    pub fn conclude(&mut self) {
+        self.verdict = Verdict::of(&self.findings);
+    }
+}

@@ -1,0 +1,381 @@
+//! Stage 2: the memory tests under memcheck, sharded over `--jobs`
+//! processes, each shard run at two iteration counts (N and 2N). xtask runs
+//! the processes and collects the XML; `vgxml-judge` judges it against
+//! "our code" (the extension module, `cpp/`, `crates/`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use vgxml_judge::{
+    judge_input, supp, Category, Input, Issue, Judgement, Policy, Rule as JudgeRule, RunInfo, Scale,
+};
+use vgxml_parse::{LeakKind, Report, Summary};
+
+use super::StageCtx;
+use crate::{
+    memcheck::{valgrind_args, ValgrindOptions},
+    ours::our_code,
+    paths::{files_with_prefix, fresh_dir, rel, write_file},
+    pool::{cores, describe_status, run_pool, Job},
+    report::{Finding, Rule, StageName, StageReport},
+    step::Step,
+    unittest::{self, list_tests, native_memory_env, shard, short_name},
+};
+
+pub const VALGRIND_ITERATIONS: u32 = 10;
+
+/// The prefix of the markers `python/tests/memory_test.py` writes before each
+/// test (`sluice._native._valgrind_marker`): the harness's protocol, told
+/// to the judge.
+pub const TEST_MARKER_PREFIX: &str = "sluice-test-begin:";
+
+/// One Valgrind process: a shard of the tests at one iteration count.
+struct Run {
+    shard: usize,
+    iterations: u32,
+    tests: Vec<String>,
+    xml_prefix: String,
+}
+
+/// The stage. `durations` (seconds per test, from the tracemalloc stage)
+/// balance the shards.
+pub fn run(
+    ctx: &StageCtx<'_>,
+    opts: &ValgrindOptions,
+    durations: &BTreeMap<String, f64>,
+) -> Result<StageReport> {
+    let step = Step::start(&ctx.title);
+    let (root, venv, out) = (ctx.root, ctx.venv, ctx.out.as_path());
+    let real = venv.real_python()?;
+    println!(
+        "python under Valgrind: {} -> {} (ELF)",
+        venv.python.display(),
+        real.display()
+    );
+    fresh_dir(out)?;
+
+    let tests = list_tests(venv, root, ctx.suite, &ctx.select.patterns)?;
+    if tests.is_empty() {
+        bail!(
+            "no test of {} matches {:?}",
+            ctx.suite.id(),
+            ctx.select.patterns
+        );
+    }
+    let jobs = ctx.select.jobs.unwrap_or_else(cores).max(1);
+    let shards = if opts.isolate {
+        tests.iter().map(|t| vec![t.clone()]).collect()
+    } else {
+        shard(&tests, jobs, durations)
+    };
+    let n = ctx.select.iterations.unwrap_or(VALGRIND_ITERATIONS).max(1);
+    let mut runs = Vec::new();
+    for it in [2 * n, n] {
+        for (i, t) in shards.iter().enumerate() {
+            runs.push(Run {
+                shard: i,
+                iterations: it,
+                tests: t.clone(),
+                xml_prefix: format!("shard-{i}-n{it}-"),
+            });
+        }
+    }
+    println!(
+        "{} tests in {} shard(s) x iteration counts {n} and {}: {} Valgrind processes, {jobs} at a time",
+        tests.len(),
+        shards.len(),
+        2 * n,
+        runs.len()
+    );
+    let base_args = valgrind_args(root, opts)?;
+    let pool: Vec<Job> = runs
+        .iter()
+        .map(|r| {
+            let mut c = Command::new("valgrind");
+            c.current_dir(root.join("python/tests"))
+                .args(&base_args)
+                .arg(format!(
+                    "--xml-file={}/{}%p.xml",
+                    out.display(),
+                    r.xml_prefix
+                ))
+                .arg(&venv.python)
+                .args(["-m", "unittest", "-v"])
+                .args(&r.tests)
+                .env("SLUICE_MEMTEST_ITERATIONS", r.iterations.to_string())
+                // Per-test added-leak searches (for attribution) only in the 2N run:
+                // every finding is reported from it, and the searches are costly.
+                .env(
+                    "SLUICE_MEMTEST_LEAK_SEARCHES",
+                    if r.iterations == 2 * n { "1" } else { "0" },
+                )
+                .env("SLUICE_MEMTEST_ROUNDS", "1")
+                .env("SLUICE_MEMTEST_WARMUP", "1");
+            native_memory_env(&mut c);
+            Job {
+                label: format!("shard {} at {} iterations", r.shard, r.iterations),
+                command: c,
+                log: out.join(format!("shard-{}-n{}.log", r.shard, r.iterations)),
+            }
+        })
+        .collect();
+    let logs: Vec<_> = pool.iter().map(|j| j.log.clone()).collect();
+    let statuses = run_pool(pool, jobs, |i, job| {
+        let r = &runs[i];
+        format!(
+            "shard {}/n{}: {}/{} tests",
+            r.shard,
+            r.iterations,
+            unittest::Log::read(&job.log).tests_done(),
+            r.tests.len()
+        )
+    })?;
+
+    // Read every XML; an incomplete one is a harness failure, never "clean".
+    let mut report = StageReport::new(StageName::Valgrind);
+    report.tests = tests.len();
+    report.processes = runs.len();
+    report.iterations = format!(
+        "{n} and {} iterations after warm-up (every shard at both)",
+        2 * n
+    );
+    let mut reports = Vec::new();
+    let mut infos = Vec::new();
+    for ((r, status), log) in runs.iter().zip(&statuses).zip(&logs) {
+        let xmls = files_with_prefix(out, &r.xml_prefix, ".xml")?;
+        if xmls.is_empty() {
+            bail!(
+                "Valgrind wrote no XML for {} ({}); see {}",
+                r.xml_prefix,
+                describe_status(*status),
+                log.display()
+            );
+        }
+        for x in &xmls {
+            let rep =
+                vgxml_parse::read_path(x).with_context(|| format!("reading {}", x.display()))?;
+            if !rep.complete || !rep.finished {
+                bail!(
+                    "{} is incomplete or never reached FINISHED (Valgrind or Python died, or Valgrind refused its arguments: {}); an incomplete report is never taken as clean. See {}",
+                    x.display(),
+                    describe_status(*status),
+                    log.display()
+                );
+            }
+            report.artifacts.push(rel(root, x));
+            reports.push(rep);
+            infos.push(RunInfo {
+                scale: Some(Scale {
+                    series: format!("shard-{}", r.shard),
+                    work: u64::from(r.iterations),
+                }),
+                test: opts.isolate.then(|| short_name(&r.tests[0]).to_owned()),
+            });
+        }
+        report.artifacts.push(rel(root, log));
+        if !status.success() {
+            let log_path = log;
+            let log = unittest::Log::read(log);
+            let failed = log.failed_tests();
+            report.findings.push(Finding {
+                rule: Rule::TestsFailed,
+                what: format!(
+                    "tests failed under Valgrind (shard {} at {} iterations, {})",
+                    r.shard,
+                    r.iterations,
+                    describe_status(*status)
+                ),
+                test: (!failed.is_empty()).then(|| failed.join(", ")),
+                location: None,
+                bytes: None,
+                blocks: None,
+                detail: format!("{} (log: {})", log.failure_lines(), log_path.display()),
+            });
+        }
+    }
+
+    let policy = policy(root);
+    let judgement = judge_input(
+        &Input {
+            reports: &reports,
+            runs: infos,
+        },
+        &policy,
+    );
+    report.findings.extend(judgement.issues.iter().map(finding));
+    if opts.gen_suppressions {
+        let cand = root.join("target/memtest/candidates.supp");
+        write_file(&cand, &candidates(&reports))?;
+        println!(
+            "candidate suppressions (review before copying into suppressions/): {}",
+            cand.display()
+        );
+    }
+    write_html(root, out, &reports, &policy, &mut report)?;
+    let unused_suppressions = warn_unused_suppressions(root, out, &reports, &mut report)?;
+    report.valgrind = Some(valgrind_json(&reports, &judgement, unused_suppressions));
+    report.conclude();
+    report.normalized = normalize(&report.findings);
+    report.seconds = step.done().as_secs_f64();
+    Ok(report)
+}
+
+/// The verdict: memory errors in our code, definitely/indirectly lost blocks
+/// in our code, and our loss records (possibly lost, still reachable) that
+/// grow from N to 2N iterations.
+pub fn policy(root: &Path) -> Policy {
+    let mut p = Policy::new(our_code(root), root.to_path_buf());
+    p.fail_on = [Category::Definite, Category::Indirect, Category::Errors]
+        .into_iter()
+        .collect();
+    p.growth_on = [Category::Possible, Category::Reachable]
+        .into_iter()
+        .collect();
+    p.marker_prefix = Some(TEST_MARKER_PREFIX.to_string());
+    p
+}
+
+/// A judged issue as the summary and the snapshot show it.
+fn finding(i: &Issue) -> Finding {
+    let label = i.kind.leak_kind().map(LeakKind::label).unwrap_or("lost");
+    let (rule, what) = match i.rule {
+        JudgeRule::MemoryError => (Rule::MemoryError, format!("{} ({})", i.kind, i.what)),
+        JudgeRule::Leak => (Rule::Lost, label.to_string()),
+        JudgeRule::Growth => (Rule::Growth, format!("{label} grows with iterations")),
+    };
+    let detail = match &i.growth {
+        Some(g) => {
+            let (lo, hi) = (g.points[0], g.points[g.points.len() - 1]);
+            format!(
+                "{} bytes in {} blocks at {} iterations, {} bytes in {} blocks at {} iterations\n{}",
+                lo.bytes, lo.blocks, lo.work, hi.bytes, hi.blocks, hi.work, i.rendered
+            )
+        }
+        None => i.rendered.clone(),
+    };
+    Finding {
+        rule,
+        what,
+        test: i.test.as_deref().map(|t| short_name(t).to_owned()),
+        location: i.place.as_ref().map(ToString::to_string),
+        bytes: i.bytes,
+        blocks: i.blocks,
+        detail,
+    }
+}
+
+/// The snapshot text: `test: what at place` per finding, sorted.
+fn normalize(findings: &[Finding]) -> String {
+    if findings.is_empty() {
+        return "no leaks or memory errors in our code (extension module, cpp/, crates/)\n".into();
+    }
+    let mut lines: Vec<String> = findings
+        .iter()
+        .map(|f| {
+            let test = f
+                .test
+                .as_deref()
+                .map(|t| format!("{t}: "))
+                .unwrap_or_default();
+            format!(
+                "{test}{} at {}",
+                f.what,
+                f.location.as_deref().unwrap_or("?")
+            )
+        })
+        .collect();
+    lines.sort();
+    lines.dedup();
+    lines.join("\n") + "\n"
+}
+
+fn valgrind_json(reports: &[Report], judgement: &Judgement, unused: usize) -> serde_json::Value {
+    let summary = Summary::from_reports(reports);
+    serde_json::json!({
+        "leaks_all_code": summary.leaks,
+        "errors_all_code": summary.errors,
+        "suppressed": summary.suppressed.by_name.values().sum::<u64>(),
+        "diagnostics": summary.diagnostics,
+        "notes": judgement.notes,
+        "unused_suppressions": unused,
+    })
+}
+
+/// `report.html` beside the XML: one self-contained page (vgxml's renderer)
+/// with records grouped by fingerprint and our frames highlighted.
+fn write_html(
+    root: &Path,
+    out: &Path,
+    reports: &[Report],
+    policy: &Policy,
+    report: &mut StageReport,
+) -> Result<()> {
+    let html = out.join("report.html");
+    write_file(&html, &vgxml_judge::html::render(reports, policy))?;
+    report.artifacts.push(rel(root, &html));
+    Ok(())
+}
+
+/// Suppressions rot: an entry that matched nothing in any run hides nothing
+/// today and may hide a real leak tomorrow. Warn (never fail: which
+/// interpreter entries match depends on the tests selected), and list them
+/// all in `unused-suppressions.txt`.
+fn warn_unused_suppressions(
+    root: &Path,
+    out: &Path,
+    reports: &[Report],
+    report: &mut StageReport,
+) -> Result<usize> {
+    let files = crate::memcheck::suppression_files(root)?;
+    let entries = supp::parse_files(&files).context("reading suppressions/")?;
+    let unused = supp::unused(&entries, reports);
+    let list = out.join("unused-suppressions.txt");
+    let mut text = String::new();
+    let mut per_file: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for e in &entries {
+        per_file.entry(rel(root, &e.file)).or_default().1 += 1;
+    }
+    for e in &unused {
+        per_file.entry(rel(root, &e.file)).or_default().0 += 1;
+        text += &format!("{}:{}: {}\n", rel(root, &e.file), e.line, e.name);
+    }
+    write_file(&list, &text)?;
+    for (file, (unused, total)) in &per_file {
+        if *unused > 0 {
+            println!("warning: {unused} of {total} suppressions in {file} matched nothing in this run (list: {})", rel(root, &list));
+        }
+    }
+    // Our own file is small and every entry in it must earn its place: name them.
+    for e in unused.iter().filter(|e| e.file.ends_with("sluice.supp")) {
+        println!(
+            "warning: unused suppression {} at {}:{}",
+            e.name,
+            rel(root, &e.file),
+            e.line
+        );
+    }
+    report.artifacts.push(rel(root, &list));
+    Ok(unused.len())
+}
+
+/// The generated suppressions of every record, once each, for review.
+fn candidates(reports: &[Report]) -> String {
+    let mut out = String::from(
+        "# Candidate suppressions written by `cargo xtask valgrind --gen-suppressions`.\n\
+         # Review each one; never copy an entry whose frames reach sluice code.\n\n",
+    );
+    for (e, s) in supp::generated(reports) {
+        if let Some(e) = e {
+            out.push_str(&format!(
+                "# {}: {}\n",
+                e.kind,
+                vgxml_judge::normalize_text(&e.what)
+            ));
+        }
+        out.push_str(s.rawtext.trim_end());
+        out.push('\n');
+    }
+    out
+}
