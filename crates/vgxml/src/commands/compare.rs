@@ -8,7 +8,7 @@ use vgxml_judge::{Baseline, Diff};
 use vgxml_parse::Options;
 
 pub fn baseline(a: &BaselineArgs) -> Result<u8> {
-    let reports = read_all(&a.files, Options::full())?;
+    let reports = read_all(&a.input.files, Options::full())?;
     let incomplete: Vec<&str> = reports
         .iter()
         .filter(|r| !r.complete)
@@ -23,7 +23,7 @@ pub fn baseline(a: &BaselineArgs) -> Result<u8> {
     let ours = a.ours.rules();
     let b = Baseline::from_reports(&reports, &ours);
     let text = serde_json::to_string_pretty(&b)? + "\n";
-    match &a.output {
+    match &a.output.output {
         Some(p) => std::fs::write(p, text).with_context(|| format!("{}", p.display()))?,
         None => {
             let mut out = output(None)?;
@@ -46,7 +46,7 @@ pub fn diff(a: &DiffArgs) -> Result<u8> {
         Baseline::load(&a.new, &ours)?,
     );
     let d = Diff::between(&old, &new);
-    let mut out = output(a.output.as_deref())?;
+    let mut out = output(a.output.output.as_deref())?;
     if a.json {
         serde_json::to_writer(&mut out, &d)?;
         writeln!(out)?;

@@ -10,7 +10,7 @@ use vgxml_parse::{records_with, Item, Options};
 pub fn dump(a: &RecordsArgs) -> Result<u8> {
     let mut complete = true;
     let mut out = output(None)?;
-    for f in &a.files {
+    for f in &a.input.files {
         let name = f.display().to_string();
         let file = std::fs::File::open(f).with_context(|| format!("{name}: cannot open"))?;
         let reader = io::BufReader::with_capacity(1 << 20, file);
@@ -28,11 +28,11 @@ pub fn dump(a: &RecordsArgs) -> Result<u8> {
 }
 
 pub fn html(a: &HtmlArgs) -> Result<u8> {
-    let reports = read_all(&a.files, Options::full())?;
+    let reports = read_all(&a.input.files, Options::full())?;
     let mut policy = Policy::new(a.ours.rules(), source_root(a.source_root.as_deref()));
     policy.marker_prefix = a.marker_prefix.clone();
     let page = html::render(&reports, &policy);
-    match &a.output {
+    match &a.output.output {
         Some(p) => std::fs::write(p, page).with_context(|| format!("{}", p.display()))?,
         None => {
             let mut out = output(None)?;

@@ -9,9 +9,9 @@ use vgxml_judge::formats::junit::{junit_xml, TestCase};
 use vgxml_parse::{LeakKind, Options, Summary};
 
 pub fn run(a: &SummaryArgs) -> Result<u8> {
-    let reports = read_all(&a.files, Options::totals())?;
+    let reports = read_all(&a.input.files, Options::totals())?;
     let s = Summary::from_reports(&reports);
-    let mut out = output(a.output.as_deref())?;
+    let mut out = output(a.output.output.as_deref())?;
     match a.format() {
         SummaryFormat::Text => write!(out, "{}", s.to_text())?,
         SummaryFormat::Json => {

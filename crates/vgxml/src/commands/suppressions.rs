@@ -14,11 +14,11 @@ pub fn generated(a: &SuppressionsArgs) -> Result<u8> {
         suppressions: true,
         collect_errors: true,
     };
-    let reports = read_all(&a.files, opts)?;
+    let reports = read_all(&a.input.files, opts)?;
     for d in reports.iter().flat_map(|r| &r.diagnostics) {
         eprintln!("vgxml: note: {d}");
     }
-    let mut out = output(a.output.as_deref())?;
+    let mut out = output(a.output.output.as_deref())?;
     for (_, s) in supp::generated(&reports) {
         writeln!(out, "{}", s.rawtext.trim_end())?;
     }
@@ -33,7 +33,7 @@ pub fn unused(a: &SuppressionsArgs) -> Result<u8> {
         suppressions: false,
         collect_errors: false,
     };
-    let reports = read_all(&a.files, opts)?;
+    let reports = read_all(&a.input.files, opts)?;
     if !reports.iter().any(supp::suppcounts_known) {
         bail!("every run was made with -q/--quiet, which leaves <suppcounts> out of the XML: cannot tell which suppressions were used (rerun without -q)");
     }
@@ -63,7 +63,7 @@ pub fn unused(a: &SuppressionsArgs) -> Result<u8> {
         );
     }
     let unused = supp::unused(&entries, &reports);
-    let mut out = output(a.output.as_deref())?;
+    let mut out = output(a.output.output.as_deref())?;
     if a.json {
         serde_json::to_writer(&mut out, &unused)?;
         writeln!(out)?;
