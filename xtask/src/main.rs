@@ -60,6 +60,7 @@ fn run(flags: Xtask) -> Result<()> {
         Cmd::Valgrind(args) => {
             let opts = memcheck::ValgrindOptions {
                 track_origins: args.track_origins,
+                track_fds: false,
                 isolate: false,
                 gen_suppressions: args.gen_suppressions,
                 extra_args: args.valgrind_args,

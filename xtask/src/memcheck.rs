@@ -9,6 +9,10 @@ use xshell::{cmd, Shell};
 #[derive(Debug, Default, Clone)]
 pub struct ValgrindOptions {
     pub track_origins: bool,
+    /// `--track-fds=yes` when this Valgrind writes fd errors in XML
+    /// (3.23 and later, protocol 5+): descriptors our code opens and never
+    /// closes are then reported (`FdNotClosed`) with where they were opened.
+    pub track_fds: bool,
     /// One process per test (and per iteration count) instead of `--jobs`
     /// balanced shards; every finding then names its test. The detection matrix
     /// uses it so that what memcheck reports is attributed to one planted case.
@@ -17,8 +21,32 @@ pub struct ValgrindOptions {
     pub extra_args: Vec<String>,
 }
 
+/// The Valgrind on PATH, `(major, minor)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version(pub u32, pub u32);
+
+impl Version {
+    /// From `valgrind-3.19.0` (what `valgrind --version` prints).
+    pub fn parse(s: &str) -> Option<Version> {
+        let v = s.trim().strip_prefix("valgrind-")?;
+        let mut it = v.split('.');
+        let major = it.next()?.parse().ok()?;
+        let minor = it
+            .next()?
+            .trim_end_matches(|c: char| !c.is_ascii_digit())
+            .parse()
+            .ok()?;
+        Some(Version(major, minor))
+    }
+
+    /// fd errors (`FdNotClosed`, ...) in the XML.
+    pub fn reports_fds_in_xml(self) -> bool {
+        self >= Version(3, 23)
+    }
+}
+
 /// Valgrind must be installed: say how to get it (exit 2 otherwise).
-pub fn preflight(sh: &Shell) -> Result<()> {
+pub fn preflight(sh: &Shell) -> Result<Version> {
     match cmd!(sh, "valgrind --version")
         .quiet()
         .ignore_stderr()
@@ -26,7 +54,7 @@ pub fn preflight(sh: &Shell) -> Result<()> {
     {
         Ok(v) => {
             println!("using {v}");
-            Ok(())
+            Version::parse(&v).with_context(|| format!("cannot read the Valgrind version {v:?}"))
         }
         Err(_) => bail!(
             "valgrind is not installed or not on PATH — on Debian/Ubuntu: apt-get install valgrind"
@@ -69,6 +97,24 @@ pub fn valgrind_args(root: &Path, opts: &ValgrindOptions) -> Result<Vec<String>>
     if opts.gen_suppressions {
         a.push("--gen-suppressions=all".into());
     }
+    if opts.track_fds {
+        a.push("--track-fds=yes".into());
+    }
     a.extend(opts.extra_args.iter().cloned());
     Ok(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(Version::parse("valgrind-3.19.0"), Some(Version(3, 19)));
+        assert_eq!(Version::parse("valgrind-3.27.1\n"), Some(Version(3, 27)));
+        assert_eq!(Version::parse("valgrind-3.26.0.GIT"), Some(Version(3, 26)));
+        assert!(!Version(3, 19).reports_fds_in_xml());
+        assert!(Version(3, 23).reports_fds_in_xml());
+        assert_eq!(Version::parse("3.19"), None);
+    }
 }

@@ -96,8 +96,9 @@ pub fn run_with_venv(
     let out = memtest_out(root);
     fresh_dir(&out)?;
     let want = |s: Stage| args.stage.is_none() || args.stage == Some(s);
+    let mut opts = opts.clone();
     if want(Stage::Valgrind) {
-        memcheck::preflight(sh)?;
+        opts.track_fds = memcheck::preflight(sh)?.reports_fds_in_xml();
     }
     let python = &venv.python;
     let python_version = cmd!(
@@ -135,7 +136,7 @@ pub fn run_with_venv(
     }
     if harness_error.is_none() && want(Stage::Valgrind) {
         let title = "memtest stage 2/2: Valgrind memcheck (same tests, tracemalloc off)".into();
-        match valgrind::run(&ctx(out.join("valgrind"), title), opts, &durations) {
+        match valgrind::run(&ctx(out.join("valgrind"), title), &opts, &durations) {
             Ok(report) => stages.push(report),
             Err(e) => harness_error = Some(e),
         }

@@ -87,9 +87,7 @@ const STAGES: [StageName; 3] = [StageName::Tracemalloc, StageName::Valgrind, Sta
 
 pub fn run(sh: &Shell, root: &Path, args: &MemtestArgs) -> Result<()> {
     let want = |s: Stage| args.stage.is_none() || args.stage == Some(s);
-    if want(Stage::Valgrind) {
-        memcheck::preflight(sh)?;
-    }
+    let track_fds = want(Stage::Valgrind) && memcheck::preflight(sh)?.reports_fds_in_xml();
     if want(Stage::Lsan) {
         lsan::runtime()?;
     }
@@ -97,10 +95,10 @@ pub fn run(sh: &Shell, root: &Path, args: &MemtestArgs) -> Result<()> {
     if !args.select.no_build {
         venv::build_and_install_wheel(sh, root, &venv)?;
     }
-    run_with_venv(root, args, &venv)
+    run_with_venv(root, args, &venv, track_fds)
 }
 
-fn run_with_venv(root: &Path, args: &MemtestArgs, venv: &Venv) -> Result<()> {
+fn run_with_venv(root: &Path, args: &MemtestArgs, venv: &Venv, track_fds: bool) -> Result<()> {
     let start = Instant::now();
     let want = |s: Stage| args.stage.is_none() || args.stage == Some(s);
     let out = root.join("target/memtest-planted");
@@ -167,6 +165,7 @@ fn run_with_venv(root: &Path, args: &MemtestArgs, venv: &Venv) -> Result<()> {
         // --track-origins=yes for all: it costs little here and shows the uninit origin.
         let opts = ValgrindOptions {
             track_origins: true,
+            track_fds,
             isolate: true,
             ..Default::default()
         };
@@ -419,9 +418,9 @@ impl Matrix {
 fn message(root: &Path, f: &Finding) -> String {
     // Whether a growing block is "still reachable" or "possibly lost" depends on
     // stale interior pointers Valgrind's scan happens to find: not stable from
-    // run to run. That it grows with the iteration count is.
+    // run to run. That it grows in every round is.
     let what = if f.rule == Rule::Growth {
-        "still reachable or possibly lost, grows with iterations".to_owned()
+        "grows in every measured round".to_owned()
     } else {
         f.what.clone()
     };

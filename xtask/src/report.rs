@@ -126,8 +126,11 @@ pub enum Rule {
     MemoryError,
     /// Valgrind or LeakSanitizer: a lost block in our code.
     Lost,
-    /// Valgrind: a loss record of ours that grows with the iterations.
+    /// Valgrind: an allocation site of ours that grows in every measured round.
     Growth,
+    /// Valgrind: a lost block allocated once, before the first test (listed,
+    /// not failing).
+    OneTime,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -138,6 +141,10 @@ pub struct Finding {
     pub test: Option<String>,
     /// The first place in our code (`file:line (function)`).
     pub location: Option<String>,
+    /// Our frames, innermost first up to the binding entry point
+    /// (`cpp/src/block.cc:35 <- crates/sluice-core/src/lib.rs:131 <- ...`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
     pub bytes: Option<u64>,
     pub blocks: Option<u64>,
     pub detail: String,
@@ -159,6 +166,9 @@ impl Finding {
                 line += &format!(" in {n} blocks");
             }
         }
+        if let Some(c) = self.chain.as_ref().filter(|c| c.contains(" <- ")) {
+            line += &format!("\n          {c}");
+        }
         line
     }
 }
@@ -173,6 +183,9 @@ pub struct StageReport {
     pub iterations: String,
     pub processes: usize,
     pub findings: Vec<Finding>,
+    /// Listed, not failing (e.g. one-time allocations of the import).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Finding>,
     /// The normalised leak summary compared with the snapshot.
     pub normalized: String,
     pub snapshot: SnapshotState,
@@ -191,6 +204,7 @@ impl StageReport {
             iterations: String::new(),
             processes: 0,
             findings: Vec::new(),
+            notes: Vec::new(),
             normalized: String::new(),
             snapshot: SnapshotState::NotCompared,
             valgrind: None,

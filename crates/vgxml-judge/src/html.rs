@@ -246,10 +246,7 @@ pub fn render(reports: &[Report], policy: &Policy) -> String {
         );
     }
     h.push_str("</table>\n");
-    let tests = match &policy.marker_prefix {
-        Some(prefix) => tests_in(reports, prefix),
-        None => Vec::new(),
-    };
+    let tests = tests_in(reports, &policy.markers);
     if !tests.is_empty() {
         let _ = writeln!(h, "<p>{} test(s) announced by markers.</p>", tests.len());
     }

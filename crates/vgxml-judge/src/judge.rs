@@ -12,9 +12,11 @@
 //!   contexts for `errors`), and a category that the run did not measure
 //!   (`--show-leak-kinds` did not show it, or the run never finished) fails
 //!   as *not measured*: it is never taken for 0.
-//! * Runs that repeat the same work at several scales (a [`Scale`]) are
-//!   judged for growth: a loss record of a `growth_on` category whose blocks
-//!   grow with the work offends, however small it is (see [`crate::growth`]).
+//! * With checkpoint markers, the leak searches between a test's measured
+//!   rounds are replayed and an allocation stack of ours that grows in every
+//!   round offends, however small, whatever its kind (see [`crate::growth`]).
+//! * With `one_time_before_tests`, a lost block allocated before the first
+//!   test and no larger at the end is listed as one-time, not failing.
 //! * [`Judgement::issues`] groups what was found by rule, place and test:
 //!   what a person reads first.
 
@@ -22,14 +24,15 @@ use crate::budget::Category;
 use crate::fingerprint::{fingerprint_key, fingerprint_of_key};
 use crate::growth;
 use crate::judgement::{
-    BudgetOutcome, Input, Issue, Judged, Judgement, MoreThanBaseline, Policy, Rule,
+    BudgetOutcome, Excuse, Input, Issue, Judged, Judgement, MoreThanBaseline, Policy, Rule,
 };
-use crate::markers::Attribution;
-use crate::place::Place;
+use crate::markers::{site_key, Attribution};
+use crate::place::{chain, Place};
 use crate::records::counted_records;
 use crate::render::{normalize_text, render_frame, render_record};
+use crate::searches::{replay, Timeline};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use vgxml_parse::{LeakKind, Report, Summary};
+use vgxml_parse::{Amount, LeakKind, Report, Summary};
 
 /// Judges plain reports (nothing known of their runs).
 pub fn judge(reports: &[Report], policy: &Policy) -> Judgement {
@@ -57,11 +60,15 @@ pub fn judge_input(input: &Input<'_>, policy: &Policy) -> Judgement {
     };
     let attributions: Vec<Attribution> = reports
         .iter()
-        .map(|r| match &policy.marker_prefix {
-            Some(p) => Attribution::new(r, ours, p),
-            None => Attribution::none(),
-        })
+        .map(|r| Attribution::new(r, ours, &policy.markers))
         .collect();
+    let replays = policy.one_time_before_tests
+        || (!policy.growth_on.is_empty() && policy.markers.checkpoint_prefix.is_some());
+    let timelines: Vec<Option<Timeline<'_>>> = reports
+        .iter()
+        .map(|r| replays.then(|| replay(r, ours, &policy.markers)))
+        .collect();
+    let one_time = one_time_stacks(reports, &timelines, policy);
     let known: BTreeSet<&str> = policy
         .baseline
         .iter()
@@ -84,6 +91,8 @@ pub fn judge_input(input: &Input<'_>, policy: &Policy) -> Judgement {
             .or_else(|| attributions[ri].test_of(e, ours));
         let r = &reports[ri];
         let location = ours.location_frame(e);
+        let excuse = (e.is_leak() && one_time[ri].contains(&site_key(e, ours)))
+            .then_some(Excuse::OneTimeBeforeTests);
         kept.push((
             ri,
             Judged {
@@ -91,7 +100,7 @@ pub fn judge_input(input: &Input<'_>, policy: &Policy) -> Judgement {
                 kind: e.kind.clone(),
                 fingerprint: fp,
                 key,
-                failing: judged.contains(&category),
+                failing: judged.contains(&category) && excuse.is_none(),
                 test,
                 bytes: e.direct_bytes(),
                 blocks: e.leak_kind().and(e.leaked_blocks),
@@ -101,6 +110,8 @@ pub fn judge_input(input: &Input<'_>, policy: &Policy) -> Judgement {
                 record: e.clone(),
                 pid: r.pid,
                 place: location.map(|f| Place::of(f, &policy.source_root)),
+                chain: chain(e, ours, &policy.source_root),
+                excuse,
             },
         ));
     }
@@ -148,9 +159,10 @@ pub fn judge_input(input: &Input<'_>, policy: &Policy) -> Judgement {
         .collect();
     if !policy.budgets.is_empty() {
         for (_, f) in &mut records {
-            f.failing = budgets
-                .iter()
-                .any(|o| o.budget.category == f.category() && !o.ok);
+            f.failing = f.excuse.is_none()
+                && budgets
+                    .iter()
+                    .any(|o| o.budget.category == f.category() && !o.ok);
         }
     } else {
         for r in reports {
@@ -168,8 +180,14 @@ pub fn judge_input(input: &Input<'_>, policy: &Policy) -> Judgement {
             }
         }
     }
-    let mut issues = issues_of(input, &records);
-    issues.extend(growth::issues(input, policy, &attributions));
+    let mut growing = Vec::new();
+    for (ri, t) in timelines.iter().enumerate() {
+        if let Some(t) = t {
+            let run_test = input.run(ri).and_then(|r| r.test.as_deref());
+            growing.extend(growth::issues(&reports[ri].source, t, run_test, policy));
+        }
+    }
+    let issues = merge_growth(issues_of(&records), growing);
     let records: Vec<Judged> = records.into_iter().map(|(_, j)| j).collect();
     let offending = records.iter().filter(|f| f.failing).count();
     Judgement {
@@ -188,24 +206,48 @@ pub fn judge_input(input: &Input<'_>, policy: &Policy) -> Judgement {
     }
 }
 
+/// The sites of each report whose lost blocks are one-time allocations of
+/// start-up or import: the site held exactly as much (all kinds summed)
+/// before the first test as its end-of-run records hold.
+fn one_time_stacks(
+    reports: &[Report],
+    timelines: &[Option<Timeline<'_>>],
+    policy: &Policy,
+) -> Vec<BTreeSet<String>> {
+    reports
+        .iter()
+        .zip(timelines)
+        .map(|(r, t)| {
+            let (Some(t), true) = (t, policy.one_time_before_tests) else {
+                return BTreeSet::new();
+            };
+            let mut at_end: HashMap<String, Amount> = HashMap::new();
+            for e in r.final_leaks() {
+                let a = at_end.entry(site_key(e, &policy.ours)).or_default();
+                a.bytes += e.direct_bytes().unwrap_or(0);
+                a.blocks += e.leaked_blocks.unwrap_or(0);
+            }
+            at_end
+                .into_iter()
+                .filter(|(site, a)| a.blocks > 0 && t.before_tests.get(site) == Some(a))
+                .map(|(site, _)| site)
+                .collect()
+        })
+        .collect()
+}
+
 /// The judged records grouped by rule, kind (category for leaks), place and
-/// test. A leak's amounts are summed per scale and the largest scale's sum
-/// is kept: the same leak shows at every scale.
-fn issues_of(input: &Input<'_>, records: &[(usize, Judged)]) -> Vec<Issue> {
-    #[derive(Default)]
+/// test, with their amounts summed.
+fn issues_of(records: &[(usize, Judged)]) -> Vec<Issue> {
     struct Acc {
         first: usize,
         records: usize,
         failing: bool,
-        per_scale: BTreeMap<Option<u64>, (u64, u64)>,
+        amount: (u64, u64),
     }
     let mut groups: BTreeMap<(Rule, String, String, Option<String>), Acc> = BTreeMap::new();
-    for (i, (ri, j)) in records.iter().enumerate() {
-        let rule = if j.record.is_leak() {
-            Rule::Leak
-        } else {
-            Rule::MemoryError
-        };
+    for (i, (_, j)) in records.iter().enumerate() {
+        let rule = rule_of(j);
         let what = match j.record.leak_kind() {
             Some(k) => k.label().to_string(),
             None => j.kind.as_str().to_string(),
@@ -213,40 +255,32 @@ fn issues_of(input: &Input<'_>, records: &[(usize, Judged)]) -> Vec<Issue> {
         let place = j.place.as_ref().map(Place::to_string).unwrap_or_default();
         let acc = groups
             .entry((rule, what, place, j.test.clone()))
-            .or_insert_with(|| Acc {
+            .or_insert(Acc {
                 first: i,
-                ..Acc::default()
+                records: 0,
+                failing: false,
+                amount: (0, 0),
             });
         acc.records += 1;
         acc.failing |= j.failing;
-        if rule == Rule::Leak {
-            let work = input
-                .run(*ri)
-                .and_then(|r| r.scale.as_ref())
-                .map(|s| s.work);
-            let slot = acc.per_scale.entry(work).or_default();
-            slot.0 += j.bytes.unwrap_or(0);
-            slot.1 += j.blocks.unwrap_or(0);
-        }
+        acc.amount.0 += j.bytes.unwrap_or(0);
+        acc.amount.1 += j.blocks.unwrap_or(0);
     }
     groups
         .into_values()
         .map(|acc| {
             let j = &records[acc.first].1;
-            let largest = acc.per_scale.values().next_back().copied();
+            let leak = j.record.is_leak();
             Issue {
-                rule: if j.record.is_leak() {
-                    Rule::Leak
-                } else {
-                    Rule::MemoryError
-                },
+                rule: rule_of(j),
                 kind: j.kind.clone(),
                 category: j.category(),
                 what: normalize_text(&j.record.what),
                 place: j.place.clone(),
+                chain: j.chain.clone(),
                 test: j.test.clone(),
-                bytes: largest.map(|a| a.0),
-                blocks: largest.map(|a| a.1),
+                bytes: leak.then_some(acc.amount.0),
+                blocks: leak.then_some(acc.amount.1),
                 fingerprint: j.fingerprint.clone(),
                 rendered: j.rendered.clone(),
                 records: acc.records,
@@ -255,6 +289,29 @@ fn issues_of(input: &Input<'_>, records: &[(usize, Judged)]) -> Vec<Issue> {
             }
         })
         .collect()
+}
+
+fn rule_of(j: &Judged) -> Rule {
+    match (j.record.is_leak(), j.excuse) {
+        (_, Some(Excuse::OneTimeBeforeTests)) => Rule::OneTimeBeforeTests,
+        (true, None) => Rule::Leak,
+        (false, None) => Rule::MemoryError,
+    }
+}
+
+/// A growing stack that also has lost blocks at the end is one issue: the
+/// leak, with its curve; the others stand alone.
+fn merge_growth(mut issues: Vec<Issue>, growing: Vec<Issue>) -> Vec<Issue> {
+    for g in growing {
+        let same = issues.iter_mut().find(|i| {
+            i.rule == Rule::Leak && i.growth.is_none() && i.place == g.place && i.test == g.test
+        });
+        match same {
+            Some(leak) => leak.growth = g.growth,
+            None => issues.push(g),
+        }
+    }
+    issues
 }
 
 fn measure_leaks(

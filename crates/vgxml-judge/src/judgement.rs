@@ -4,6 +4,7 @@
 
 use crate::baseline::{Baseline, BaselineEntry};
 use crate::budget::{Budget, Category};
+use crate::markers::Markers;
 use crate::ours::OurCode;
 use crate::place::Place;
 use serde::{Deserialize, Serialize};
@@ -20,12 +21,15 @@ pub struct Policy {
     /// Budgets; when non-empty they replace `fail_on`.
     pub budgets: Vec<Budget>,
     pub baseline: Option<Baseline>,
-    /// Markers (`<clientmsg>` texts) that start with this prefix name a
-    /// test: the rest of the text is the test id. `None`: no attribution.
-    pub marker_prefix: Option<String>,
-    /// Categories judged by their growth across the scales of a series of
-    /// runs (not by their presence).
+    /// The client messages that name tests and checkpoints (none: no
+    /// attribution, no growth).
+    pub markers: Markers,
+    /// Categories judged by their growth across the checkpoints of a test.
     pub growth_on: BTreeSet<Category>,
+    /// A lost block whose allocation stack held exactly as much before the
+    /// first test began as at the end (allocated at start-up or import,
+    /// never growing) is listed as one-time and does not fail.
+    pub one_time_before_tests: bool,
     /// Source files are shown relative to this directory.
     pub source_root: PathBuf,
 }
@@ -46,8 +50,9 @@ impl Policy {
             .collect(),
             budgets: Vec::new(),
             baseline: None,
-            marker_prefix: None,
+            markers: Markers::default(),
             growth_on: BTreeSet::new(),
+            one_time_before_tests: false,
             source_root,
         }
     }
@@ -64,20 +69,9 @@ impl Policy {
     }
 }
 
-/// Several runs of the same work at different scales form a series; growth
-/// is judged between the smallest and the largest scale of a series.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scale {
-    /// Which series (e.g. one shard of a test suite).
-    pub series: String,
-    /// How much work the run did (e.g. iterations per test).
-    pub work: u64,
-}
-
 /// What the caller knows about the run that wrote one report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunInfo {
-    pub scale: Option<Scale>,
     /// The process ran this one test only: all its records are that test's.
     pub test: Option<String>,
 }
@@ -130,6 +124,20 @@ pub struct Judged {
     /// Where it points (the location frame, relative to the source root).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub place: Option<Place>,
+    /// Our frames, innermost first (see [`crate::place::chain`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<Place>,
+    /// Why a record of a judged kind does not fail, besides a budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub excuse: Option<Excuse>,
+}
+
+/// Why a record that would offend does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Excuse {
+    /// Allocated before the first test began and no larger at the end.
+    OneTimeBeforeTests,
 }
 
 impl Judged {
@@ -167,6 +175,9 @@ pub enum Rule {
     Leak,
     /// A loss record that grows with the work done.
     Growth,
+    /// A lost block allocated before the tests began, as large at the end:
+    /// listed, not failing.
+    OneTimeBeforeTests,
 }
 
 /// What a person reads first: the judged records grouped by rule, place
@@ -180,9 +191,12 @@ pub struct Issue {
     /// The first record's text, normalised.
     pub what: String,
     pub place: Option<Place>,
+    /// Our frames, innermost first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<Place>,
     pub test: Option<String>,
-    /// Leaks: direct bytes and blocks (the largest scale's total); growth:
-    /// what the largest scale holds more than the smallest.
+    /// Leaks: direct bytes and blocks; growth: what the last checkpoint
+    /// holds more than the first.
     pub bytes: Option<u64>,
     pub blocks: Option<u64>,
     pub fingerprint: String,
@@ -253,11 +267,11 @@ impl Judgement {
     }
 }
 
-/// One measurement of an allocation site: how much work had been done, and
-/// the bytes and blocks of its loss records then.
+/// What an allocation stack held at one checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Point {
-    pub work: u64,
+    /// 0: after the warm-up; then after each measured round.
+    pub round: u32,
     pub bytes: u64,
     pub blocks: u64,
 }
@@ -265,10 +279,10 @@ pub struct Point {
 /// The measurements that decided a growth issue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Growth {
-    /// The series of runs (e.g. a shard of the test suite).
-    pub series: String,
+    /// The report (process) they come from.
+    pub source: String,
     /// The allocation stack the points measure.
     pub stack: String,
-    /// In order of work.
+    /// In order of rounds.
     pub points: Vec<Point>,
 }

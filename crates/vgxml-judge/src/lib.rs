@@ -24,6 +24,7 @@ mod ours;
 mod place;
 mod records;
 mod render;
+mod searches;
 pub mod supp;
 
 pub use baseline::{Baseline, BaselineEntry};
@@ -34,11 +35,12 @@ pub use fingerprint::{
 };
 pub use judge::{judge, judge_input};
 pub use judgement::{
-    BudgetOutcome, Growth, Input, Issue, Judged, Judgement, MoreThanBaseline, Point, Policy, Rule,
-    RunInfo, Scale,
+    BudgetOutcome, Excuse, Growth, Input, Issue, Judged, Judgement, MoreThanBaseline, Point,
+    Policy, Rule, RunInfo,
 };
+pub use markers::{Marker, Markers};
 pub use ours::{glob_match, OurCode};
-pub use place::{normalize_lexically, repo_relative, Place};
+pub use place::{chain, chain_text, normalize_lexically, repo_relative, Place};
 pub use records::counted_records;
 pub use render::{normalize_text, render_frame, render_normalized, render_record};
 pub use supp::{SuppEntry, SuppError, SuppFrame};

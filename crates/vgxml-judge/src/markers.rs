@@ -1,15 +1,65 @@
 //! Which test a record belongs to, from the markers a test harness writes.
 //!
 //! A harness that wants per-test attribution writes a client message
-//! (`VALGRIND_PRINTF("<prefix> <test id>\n")`, a `<clientmsg>` in the XML)
-//! before each test and asks for an added-leak search
-//! (`VALGRIND_DO_ADDED_LEAK_CHECK`) after it. The prefix is the caller's: it
-//! is part of its harness, not of vgxml.
+//! (`VALGRIND_PRINTF("<test prefix><test id>\n")`, a `<clientmsg>` in the
+//! XML) before each test. A harness that wants growth judged inside the run
+//! also asks for leak searches between measured rounds
+//! (`VALGRIND_DO_CHANGED_LEAK_CHECK`), each after a checkpoint message
+//! `<checkpoint prefix><round> <test id>` (round 0 after the warm-up, then
+//! 1, 2, ...). The prefixes are the caller's: they are part of its harness,
+//! not of vgxml.
 
 use crate::fingerprint::fingerprint_key;
 use crate::ours::OurCode;
 use std::collections::{BTreeSet, HashMap};
 use vgxml_parse::{ErrorRecord, Report};
+
+/// The prefixes of the harness's client messages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Markers {
+    /// `<prefix><test id>`: a test begins.
+    pub test_prefix: Option<String>,
+    /// `<prefix><round> <test id>`: a leak search between measured rounds follows.
+    pub checkpoint_prefix: Option<String>,
+}
+
+/// What a marker says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Marker<'m> {
+    TestBegins(&'m str),
+    Checkpoint { round: u32, test: &'m str },
+}
+
+impl Markers {
+    /// The marker a client message text is, if any.
+    pub fn read<'m>(&self, text: &'m str) -> Option<Marker<'m>> {
+        let text = text.trim();
+        if let Some(rest) = self
+            .checkpoint_prefix
+            .as_deref()
+            .and_then(|p| text.strip_prefix(p))
+        {
+            let (round, test) = rest.trim().split_once(' ')?;
+            let test = test.trim();
+            return (!test.is_empty()).then_some(Marker::Checkpoint {
+                round: round.parse().ok()?,
+                test,
+            });
+        }
+        test_of_marker(text, self.test_prefix.as_deref()?).map(Marker::TestBegins)
+    }
+
+    /// The test a marker names (a test begins, or a checkpoint of it).
+    pub fn test<'m>(&self, text: &'m str) -> Option<&'m str> {
+        match self.read(text)? {
+            Marker::TestBegins(t) | Marker::Checkpoint { test: t, .. } => Some(t),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.test_prefix.is_none() && self.checkpoint_prefix.is_none()
+    }
+}
 
 /// The test id of a marker text (`<prefix> tests/x.py::test_a` gives
 /// `tests/x.py::test_a`), when it has the prefix.
@@ -22,10 +72,10 @@ pub fn test_of_marker<'m>(marker: &'m str, prefix: &str) -> Option<&'m str> {
 }
 
 /// The allocation site of a loss record: its fingerprint key without the
-/// kind. (A block often shows as still reachable in the added-leak search
-/// right after the test that leaked it, because a stale copy of the
-/// pointer lingers in a register or stack slot, and as definitely lost at
-/// the end: the kind changes, the site does not.)
+/// kind. (A block often shows as still reachable in the leak search right
+/// after the test that leaked it, because a stale copy of the pointer
+/// lingers in a register or stack slot, and as definitely lost at the end:
+/// the kind changes, the site does not.)
 pub(crate) fn site_key(e: &ErrorRecord, ours: &OurCode) -> String {
     let k = fingerprint_key(e, ours);
     match k.split_once('|') {
@@ -40,59 +90,52 @@ pub struct Attribution {
     /// Allocation site -> the test of the first intermediate leak search
     /// (requested by the program while it ran) that showed a loss record there.
     sites: HashMap<String, String>,
-    prefix: Option<String>,
+    markers: Markers,
 }
 
 impl Attribution {
-    /// No markers to read: every record's test is unknown.
-    pub fn none() -> Attribution {
-        Attribution {
-            sites: HashMap::new(),
-            prefix: None,
-        }
-    }
-
-    /// The attribution of `r` by the markers that start with `prefix`.
-    pub fn new(r: &Report, ours: &OurCode, prefix: &str) -> Attribution {
+    /// The attribution of `r` by `markers`.
+    pub fn new(r: &Report, ours: &OurCode, markers: &Markers) -> Attribution {
         let mut sites = HashMap::new();
-        for e in r.errors.iter().filter(|e| e.is_leak() && !e.final_search) {
-            if let Some(t) = e.marker.as_deref().and_then(|x| test_of_marker(x, prefix)) {
-                sites
-                    .entry(site_key(e, ours))
-                    .or_insert_with(|| t.to_string());
+        if !markers.is_empty() {
+            for e in r.errors.iter().filter(|e| e.is_leak() && !e.final_search) {
+                if let Some(t) = e.marker.as_deref().and_then(|x| markers.test(x)) {
+                    sites
+                        .entry(site_key(e, ours))
+                        .or_insert_with(|| t.to_string());
+                }
             }
         }
         Attribution {
             sites,
-            prefix: Some(prefix.to_string()),
+            markers: markers.clone(),
         }
     }
 
     /// The test a record of this report belongs to: for errors and
     /// intermediate loss records, the marker before them; for end-of-run
-    /// loss records, the test whose added-leak search first showed a record
-    /// with the same allocation site (`None`: leaked outside every test, or
-    /// no markers).
+    /// loss records, the test whose leak search first showed a record with
+    /// the same allocation site (`None`: leaked outside every test, or no
+    /// markers).
     pub fn test_of(&self, e: &ErrorRecord, ours: &OurCode) -> Option<String> {
-        let prefix = self.prefix.as_deref()?;
         if e.is_leak() && e.final_search {
             self.sites.get(&site_key(e, ours)).cloned()
         } else {
             e.marker
                 .as_deref()
-                .and_then(|x| test_of_marker(x, prefix))
+                .and_then(|x| self.markers.test(x))
                 .map(str::to_string)
         }
     }
 }
 
-/// Every test id announced by a marker in the reports, in order.
-pub fn tests_in(reports: &[Report], prefix: &str) -> Vec<String> {
+/// Every test id announced by a test marker in the reports, in order.
+pub fn tests_in(reports: &[Report], markers: &Markers) -> Vec<String> {
     let mut seen = BTreeSet::new();
     let mut v = Vec::new();
     for r in reports {
         for m in &r.client_messages {
-            if let Some(t) = test_of_marker(&m.text, prefix) {
+            if let Some(Marker::TestBegins(t)) = markers.read(&m.text) {
                 if seen.insert(t.to_string()) {
                     v.push(t.to_string());
                 }
@@ -100,4 +143,32 @@ pub fn tests_in(reports: &[Report], prefix: &str) -> Vec<String> {
         }
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_are_read_by_the_callers_prefixes() {
+        let m = Markers {
+            test_prefix: Some("begin:".into()),
+            checkpoint_prefix: Some("checkpoint:".into()),
+        };
+        assert_eq!(
+            m.read("begin: a.b.test_x\n"),
+            Some(Marker::TestBegins("a.b.test_x"))
+        );
+        assert_eq!(
+            m.read("checkpoint: 2 a.b.test_x"),
+            Some(Marker::Checkpoint {
+                round: 2,
+                test: "a.b.test_x"
+            })
+        );
+        assert_eq!(m.read("checkpoint: x a.b.test_x"), None);
+        assert_eq!(m.read("checkpoint: 2"), None);
+        assert_eq!(m.read("something else"), None);
+        assert_eq!(Markers::default().read("begin: a"), None);
+    }
 }

@@ -1,10 +1,11 @@
 //! Where a finding points: a frame as a place in the source tree.
 
 use crate::fingerprint::normalize_function;
+use crate::ours::OurCode;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
-use vgxml_parse::Frame;
+use vgxml_parse::{ErrorRecord, Frame};
 
 /// One frame, as a reader looks for it: the file (repository-relative when
 /// it is under the source root), the line and the function.
@@ -75,6 +76,30 @@ impl fmt::Display for Place {
             (None, None) => write!(out, "{}", self.func),
         }
     }
+}
+
+/// The chain of our frames of a record: the frames of its primary stack
+/// in source files of ours (a source rule claims them), innermost first,
+/// up to the outermost (the binding entry point); a frame repeated by
+/// inlining shows once.
+pub fn chain(r: &ErrorRecord, ours: &OurCode, root: &Path) -> Vec<Place> {
+    let mut out: Vec<Place> = Vec::new();
+    for f in r.stack.iter().filter(|f| ours.matches_source(f)) {
+        let p = Place::of(f, root);
+        if out.last().map(Place::file_line) != Some(p.file_line()) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// `a:1 <- b:2 <- c:3`: a chain as one line.
+pub fn chain_text(chain: &[Place]) -> String {
+    chain
+        .iter()
+        .map(|p| p.file_line().unwrap_or_else(|| p.to_string()))
+        .collect::<Vec<_>>()
+        .join(" <- ")
 }
 
 fn basename(p: &str) -> &str {

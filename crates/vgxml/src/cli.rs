@@ -204,14 +204,40 @@ pub struct CheckArgs {
     /// (default: $GITHUB_STEP_SUMMARY when set).
     #[arg(long, value_name = "FILE")]
     pub summary_file: Option<PathBuf>,
-    /// Client messages (VALGRIND_PRINTF) that start with TEXT name the test
-    /// that follows: records are attributed to tests.
-    #[arg(long, value_name = "TEXT")]
-    pub marker_prefix: Option<String>,
+    #[command(flatten)]
+    pub markers: MarkerArgs,
+    /// A lost block allocated before the first test (before the first
+    /// marker) and no larger at the end is listed as one-time, not failing.
+    #[arg(long, requires = "marker_prefix")]
+    pub one_time_before_tests: bool,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
     pub input: InputArgs,
+}
+
+/// The client messages (VALGRIND_PRINTF) a test harness writes.
+#[derive(Debug, Clone, Default, Args)]
+pub struct MarkerArgs {
+    /// Messages `TEXT<test id>` name the test that follows: records are
+    /// attributed to tests.
+    #[arg(long, value_name = "TEXT")]
+    pub marker_prefix: Option<String>,
+    /// Messages `TEXT<round> <test id>` precede a leak search between a
+    /// test's measured rounds (VALGRIND_DO_CHANGED_LEAK_CHECK; round 0 after
+    /// the warm-up): an allocation stack of ours that grows in every round
+    /// offends, whatever its kind.
+    #[arg(long, value_name = "TEXT")]
+    pub checkpoint_prefix: Option<String>,
+}
+
+impl MarkerArgs {
+    pub fn markers(&self) -> vgxml_judge::Markers {
+        vgxml_judge::Markers {
+            test_prefix: self.marker_prefix.clone(),
+            checkpoint_prefix: self.checkpoint_prefix.clone(),
+        }
+    }
 }
 
 /// The budgets of `--max`.
@@ -274,9 +300,8 @@ pub struct HtmlArgs {
     /// current directory).
     #[arg(long, value_name = "DIR")]
     pub source_root: Option<PathBuf>,
-    /// Client messages that start with TEXT name the test that follows.
-    #[arg(long, value_name = "TEXT")]
-    pub marker_prefix: Option<String>,
+    #[command(flatten)]
+    pub markers: MarkerArgs,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]

@@ -18,7 +18,7 @@ const MARKERS: &str = "sluice-test-begin:";
 /// The default verdict over `ours`, with the fixtures' test markers.
 fn policy(ours: OurCode) -> Policy {
     let mut p = Policy::new(ours, fixtures());
-    p.marker_prefix = Some(MARKERS.to_string());
+    p.markers.test_prefix = Some(MARKERS.to_string());
     p
 }
 

@@ -198,3 +198,36 @@ fn each_subcommand_has_its_own_help_and_rejects_flags_of_others() {
         );
     }
 }
+
+#[test]
+fn check_judges_growth_between_checkpoints() {
+    let args = [
+        "check",
+        "--ours",
+        "*checkpoints.c",
+        "--marker-prefix",
+        "test-begin:",
+        "--checkpoint-prefix",
+        "checkpoint:",
+        "--fail-on",
+        "errors",
+        "checkpoints.xml",
+    ];
+    let o = vgxml(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    for t in ["t_grows_in_place", "t_list", "t_freed_at_exit"] {
+        assert!(
+            out.contains(&format!("grows in every round [test: {t}]")),
+            "{t}: {out}"
+        );
+    }
+    assert!(!out.contains("t_bounded"), "{out}");
+    assert!(
+        out.contains("512 B/1 blocks -> 1024 B/1 blocks -> 2048 B/1 blocks -> 4096 B/1 blocks"),
+        "{out}"
+    );
+    // without checkpoints nothing of this is judged
+    let o = vgxml(&["check", "--fail-on", "errors", "checkpoints.xml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}

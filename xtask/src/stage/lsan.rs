@@ -215,6 +215,7 @@ fn findings(root: &Path, test: &str, text: &str, report_prefix: &Path) -> Vec<Fi
             .into(),
             test: Some(test.to_owned()),
             location: i.place.as_ref().map(ToString::to_string),
+            chain: (!i.chain.is_empty()).then(|| vgxml_judge::chain_text(&i.chain)),
             bytes: i.bytes,
             blocks: i.blocks,
             detail: format!("LeakSanitizer report: {}", rel(root, report_prefix)),

@@ -61,6 +61,7 @@ pub fn run(ctx: &StageCtx<'_>) -> Result<(StageReport, BTreeMap<String, f64>)> {
             what: "memory tests failed".into(),
             test: None,
             location: None,
+            chain: None,
             bytes: None,
             blocks: None,
             detail: format!(
@@ -128,6 +129,7 @@ impl ResultRow {
                     .top_sites
                     .first()
                     .map(|s| rel(root, Path::new(&s.site))),
+                chain: None,
                 bytes: Some((self.bytes_per_iteration * f64::from(self.iterations)).round() as u64),
                 blocks: None,
                 detail: format!(
@@ -142,6 +144,7 @@ impl ResultRow {
                 what: format!("native {ty} objects not freed"),
                 test: Some(self.name.clone()),
                 location: None,
+                chain: None,
                 bytes: None,
                 blocks: Some(*n),
                 detail: format!("sluice.live_objects()[{ty:?}] stayed {n} above its baseline"),

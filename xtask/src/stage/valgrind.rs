@@ -1,7 +1,10 @@
 //! Stage 2: the memory tests under memcheck, sharded over `--jobs`
-//! processes, each shard run at two iteration counts (N and 2N). xtask runs
-//! the processes and collects the XML; `vgxml-judge` judges it against
-//! "our code" (the extension module, `cpp/`, `crates/`).
+//! processes. Each test runs a warm-up and measured rounds of doubling
+//! length, with a leak search after each (a checkpoint): growth is judged
+//! inside the run, by allocation site, so memory that exit frees and
+//! buffers that grow in place count. xtask runs the processes and collects
+//! the XML; `vgxml-judge` judges it against "our code" (the extension
+//! module, `cpp/`, `crates/`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,7 +12,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use vgxml_judge::{
-    judge_input, supp, Category, Input, Issue, Judgement, Policy, Rule as JudgeRule, RunInfo, Scale,
+    chain_text, judge_input, supp, Category, Input, Issue, Judgement, Markers, Policy,
+    Rule as JudgeRule, RunInfo,
 };
 use vgxml_parse::{LeakKind, Report, Summary};
 
@@ -24,17 +28,21 @@ use crate::{
     unittest::{self, list_tests, native_memory_env, shard, short_name},
 };
 
-pub const VALGRIND_ITERATIONS: u32 = 10;
+/// Iterations of the warm-up and of the first measured round (the next
+/// rounds double).
+pub const VALGRIND_ITERATIONS: u32 = 5;
+/// Measured rounds: checkpoints after the warm-up and after each round.
+pub const VALGRIND_ROUNDS: u32 = 3;
 
-/// The prefix of the markers `python/tests/memory_test.py` writes before each
-/// test (`sluice._native._valgrind_marker`): the harness's protocol, told
-/// to the judge.
+/// The prefixes of the markers `python/tests/memory_test.py` writes
+/// (`sluice._native._valgrind_marker`): before each test, and before each
+/// checkpoint's leak search. The harness's protocol, told to the judge.
 pub const TEST_MARKER_PREFIX: &str = "sluice-test-begin:";
+pub const CHECKPOINT_PREFIX: &str = "sluice-checkpoint:";
 
-/// One Valgrind process: a shard of the tests at one iteration count.
+/// One Valgrind process: a shard of the tests.
 struct Run {
     shard: usize,
-    iterations: u32,
     tests: Vec<String>,
     xml_prefix: String,
 }
@@ -71,23 +79,22 @@ pub fn run(
         shard(&tests, jobs, durations)
     };
     let n = ctx.select.iterations.unwrap_or(VALGRIND_ITERATIONS).max(1);
-    let mut runs = Vec::new();
-    for it in [2 * n, n] {
-        for (i, t) in shards.iter().enumerate() {
-            runs.push(Run {
-                shard: i,
-                iterations: it,
-                tests: t.clone(),
-                xml_prefix: format!("shard-{i}-n{it}-"),
-            });
-        }
-    }
+    let runs: Vec<Run> = shards
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Run {
+            shard: i,
+            tests: t.clone(),
+            xml_prefix: format!("shard-{i}-"),
+        })
+        .collect();
     println!(
-        "{} tests in {} shard(s) x iteration counts {n} and {}: {} Valgrind processes, {jobs} at a time",
+        "{} tests in {} shard(s): {} Valgrind processes, {jobs} at a time; per test a warm-up of {n} iterations, then {VALGRIND_ROUNDS} rounds of {n}, {}, {} ... with a leak search after each",
         tests.len(),
         shards.len(),
+        runs.len(),
         2 * n,
-        runs.len()
+        4 * n
     );
     let base_args = valgrind_args(root, opts)?;
     let pool: Vec<Job> = runs
@@ -104,20 +111,15 @@ pub fn run(
                 .arg(&venv.python)
                 .args(["-m", "unittest", "-v"])
                 .args(&r.tests)
-                .env("SLUICE_MEMTEST_ITERATIONS", r.iterations.to_string())
-                // Per-test added-leak searches (for attribution) only in the 2N run:
-                // every finding is reported from it, and the searches are costly.
-                .env(
-                    "SLUICE_MEMTEST_LEAK_SEARCHES",
-                    if r.iterations == 2 * n { "1" } else { "0" },
-                )
-                .env("SLUICE_MEMTEST_ROUNDS", "1")
+                .env("SLUICE_MEMTEST_ITERATIONS", n.to_string())
+                .env("SLUICE_MEMTEST_ROUNDS", VALGRIND_ROUNDS.to_string())
+                .env("SLUICE_MEMTEST_ROUND_GROWTH", "2")
                 .env("SLUICE_MEMTEST_WARMUP", "1");
             native_memory_env(&mut c);
             Job {
-                label: format!("shard {} at {} iterations", r.shard, r.iterations),
+                label: format!("shard {}", r.shard),
                 command: c,
-                log: out.join(format!("shard-{}-n{}.log", r.shard, r.iterations)),
+                log: out.join(format!("shard-{}.log", r.shard)),
             }
         })
         .collect();
@@ -125,9 +127,8 @@ pub fn run(
     let statuses = run_pool(pool, jobs, |i, job| {
         let r = &runs[i];
         format!(
-            "shard {}/n{}: {}/{} tests",
+            "shard {}: {}/{} tests",
             r.shard,
-            r.iterations,
             unittest::Log::read(&job.log).tests_done(),
             r.tests.len()
         )
@@ -138,8 +139,9 @@ pub fn run(
     report.tests = tests.len();
     report.processes = runs.len();
     report.iterations = format!(
-        "{n} and {} iterations after warm-up (every shard at both)",
-        2 * n
+        "warm-up {n}, then {VALGRIND_ROUNDS} rounds of {n}, {}, {} iterations, a leak search after each",
+        2 * n,
+        4 * n
     );
     let mut reports = Vec::new();
     let mut infos = Vec::new();
@@ -167,10 +169,6 @@ pub fn run(
             report.artifacts.push(rel(root, x));
             reports.push(rep);
             infos.push(RunInfo {
-                scale: Some(Scale {
-                    series: format!("shard-{}", r.shard),
-                    work: u64::from(r.iterations),
-                }),
                 test: opts.isolate.then(|| short_name(&r.tests[0]).to_owned()),
             });
         }
@@ -182,13 +180,13 @@ pub fn run(
             report.findings.push(Finding {
                 rule: Rule::TestsFailed,
                 what: format!(
-                    "tests failed under Valgrind (shard {} at {} iterations, {})",
+                    "tests failed under Valgrind (shard {}, {})",
                     r.shard,
-                    r.iterations,
                     describe_status(*status)
                 ),
                 test: (!failed.is_empty()).then(|| failed.join(", ")),
                 location: None,
+                chain: None,
                 bytes: None,
                 blocks: None,
                 detail: format!("{} (log: {})", log.failure_lines(), log_path.display()),
@@ -204,7 +202,13 @@ pub fn run(
         },
         &policy,
     );
-    report.findings.extend(judgement.issues.iter().map(finding));
+    for i in &judgement.issues {
+        if i.failing {
+            report.findings.push(finding(i));
+        } else {
+            report.notes.push(finding(i));
+        }
+    }
     if opts.gen_suppressions {
         let cand = root.join("target/memtest/candidates.supp");
         write_file(&cand, &candidates(&reports))?;
@@ -223,17 +227,20 @@ pub fn run(
 }
 
 /// The verdict: memory errors in our code, definitely/indirectly lost blocks
-/// in our code, and our loss records (possibly lost, still reachable) that
-/// grow from N to 2N iterations.
+/// in our code (but one-time allocations of the import, as large at the end
+/// as before the first test), and every allocation site of ours that grows
+/// in every measured round of a test, whatever its kind.
 pub fn policy(root: &Path) -> Policy {
     let mut p = Policy::new(our_code(root), root.to_path_buf());
     p.fail_on = [Category::Definite, Category::Indirect, Category::Errors]
         .into_iter()
         .collect();
-    p.growth_on = [Category::Possible, Category::Reachable]
-        .into_iter()
-        .collect();
-    p.marker_prefix = Some(TEST_MARKER_PREFIX.to_string());
+    p.growth_on = Category::ALL.into_iter().collect();
+    p.markers = Markers {
+        test_prefix: Some(TEST_MARKER_PREFIX.to_string()),
+        checkpoint_prefix: Some(CHECKPOINT_PREFIX.to_string()),
+    };
+    p.one_time_before_tests = true;
     p
 }
 
@@ -243,23 +250,34 @@ fn finding(i: &Issue) -> Finding {
     let (rule, what) = match i.rule {
         JudgeRule::MemoryError => (Rule::MemoryError, format!("{} ({})", i.kind, i.what)),
         JudgeRule::Leak => (Rule::Lost, label.to_string()),
-        JudgeRule::Growth => (Rule::Growth, format!("{label} grows with iterations")),
+        JudgeRule::Growth => (
+            Rule::Growth,
+            format!("{label}, grows in every measured round"),
+        ),
+        JudgeRule::OneTimeBeforeTests => (
+            Rule::OneTime,
+            format!("{label} once, before the first test (not failing)"),
+        ),
     };
-    let detail = match &i.growth {
-        Some(g) => {
-            let (lo, hi) = (g.points[0], g.points[g.points.len() - 1]);
-            format!(
-                "{} bytes in {} blocks at {} iterations, {} bytes in {} blocks at {} iterations\n{}",
-                lo.bytes, lo.blocks, lo.work, hi.bytes, hi.blocks, hi.work, i.rendered
-            )
-        }
-        None => i.rendered.clone(),
-    };
+    let mut detail = String::new();
+    if let Some(g) = &i.growth {
+        let curve: Vec<String> = g
+            .points
+            .iter()
+            .map(|p| format!("{} B in {} blocks", p.bytes, p.blocks))
+            .collect();
+        detail += &format!(
+            "per checkpoint (after the warm-up, then each round): {}\n",
+            curve.join(", ")
+        );
+    }
+    detail += &i.rendered;
     Finding {
         rule,
         what,
         test: i.test.as_deref().map(|t| short_name(t).to_owned()),
         location: i.place.as_ref().map(ToString::to_string),
+        chain: (!i.chain.is_empty()).then(|| chain_text(&i.chain)),
         bytes: i.bytes,
         blocks: i.blocks,
         detail,

@@ -38,10 +38,7 @@ pub struct TestCase {
 /// plus `(outside tests)` for records no test produced; without markers,
 /// one case per fingerprint. Budgets and incomplete input are cases too.
 pub fn junit_cases(v: &Judgement, reports: &[Report], policy: &Policy) -> Vec<TestCase> {
-    let tests = match &policy.marker_prefix {
-        Some(prefix) => tests_in(reports, prefix),
-        None => Vec::new(),
-    };
+    let tests = tests_in(reports, &policy.markers);
     let mut cases: Vec<TestCase> = Vec::new();
     let text = |f: &Judged| {
         let mut s = String::new();

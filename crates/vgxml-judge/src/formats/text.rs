@@ -2,7 +2,7 @@
 //! budgets, what changed against a baseline, and a closing count.
 
 use super::budget_text;
-use crate::judgement::Judgement;
+use crate::judgement::{Excuse, Judgement};
 use std::fmt::Write as _;
 
 /// The `check` text. `with_baseline`: the judgement compared against a
@@ -25,7 +25,13 @@ pub fn check(v: &Judgement, with_baseline: bool) -> String {
             out,
             "  fingerprint {}{}",
             f.fingerprint,
-            if f.failing { "" } else { " (within budget)" }
+            match (f.failing, f.excuse) {
+                (true, _) => "",
+                (false, Some(Excuse::OneTimeBeforeTests)) => {
+                    " (one-time: allocated before the tests, no larger at the end)"
+                }
+                (false, None) => " (within budget)",
+            }
         );
         let _ = writeln!(out);
     }
@@ -48,6 +54,28 @@ pub fn check(v: &Judgement, with_baseline: bool) -> String {
                 e.kind, e.first_frame, e.fingerprint, e.count, m.records
             );
         }
+    }
+    for i in v.issues.iter().filter(|i| i.growth.is_some()) {
+        let g = i.growth.as_ref().expect("filtered");
+        let curve: Vec<String> = g
+            .points
+            .iter()
+            .map(|p| format!("{} B/{} blocks", p.bytes, p.blocks))
+            .collect();
+        let _ = writeln!(
+            out,
+            "grows in every round{}: {} at {}: {}",
+            i.test
+                .as_deref()
+                .map(|t| format!(" [test: {t}]"))
+                .unwrap_or_default(),
+            i.kind,
+            i.place
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            curve.join(" -> ")
+        );
     }
     // One leak site often yields several loss records (different callers):
     // count the distinct fingerprints too.

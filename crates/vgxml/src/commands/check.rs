@@ -15,7 +15,11 @@ pub fn run(a: &CheckArgs) -> Result<u8> {
     let mut policy = Policy::new(ours.clone(), source_root(a.source_root.as_deref()));
     policy.fail_on = a.fail_on.iter().map(|f| category(*f)).collect();
     policy.budgets = a.max.clone().map(|b| b.0).unwrap_or_default();
-    policy.marker_prefix = a.marker_prefix.clone();
+    policy.markers = a.markers.markers();
+    policy.one_time_before_tests = a.one_time_before_tests;
+    if a.markers.checkpoint_prefix.is_some() {
+        policy.growth_on = Category::ALL.into_iter().collect();
+    }
     if let Some(b) = &a.baseline {
         policy.baseline = Some(Baseline::load(b, &ours)?);
     }

@@ -30,7 +30,7 @@ pub fn dump(a: &RecordsArgs) -> Result<u8> {
 pub fn html(a: &HtmlArgs) -> Result<u8> {
     let reports = read_all(&a.input.files, Options::full())?;
     let mut policy = Policy::new(a.ours.rules(), source_root(a.source_root.as_deref()));
-    policy.marker_prefix = a.marker_prefix.clone();
+    policy.markers = a.markers.markers();
     let page = html::render(&reports, &policy);
     match &a.output.output {
         Some(p) => std::fs::write(p, page).with_context(|| format!("{}", p.display()))?,

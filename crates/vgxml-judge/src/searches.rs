@@ -1,0 +1,158 @@
+//! The leak searches a program asked for while it ran, replayed: what each
+//! allocation stack held before the first test, and at each checkpoint.
+//!
+//! A delta leak search (`VALGRIND_DO_CHANGED_LEAK_CHECK`, or the added-leak
+//! variant) lists only the loss records that changed since the previous
+//! search, each with its current totals; a record (a kind and an allocation
+//! stack) not listed kept its value. Replaying the searches in order gives
+//! every record's value at every search; a checkpoint followed by no record
+//! changed nothing. Amounts are then summed per allocation *site* (our
+//! frames, without line numbers: see `markers::site_key`), so a block that
+//! changes kind, or that the warm-up and the measured rounds reach from
+//! different lines of the harness, stays one site.
+
+use crate::markers::{site_key, Marker, Markers};
+use crate::ours::OurCode;
+use crate::render::render_frame;
+use std::collections::{BTreeMap, HashMap};
+use vgxml_parse::{Amount, ErrorRecord, Kind, Report};
+
+/// A loss record's identity across searches of one process: its whole
+/// stack (functions, files, lines; no addresses).
+pub(crate) fn stack_key(r: &ErrorRecord) -> String {
+    r.stack
+        .iter()
+        .map(render_frame)
+        .collect::<Vec<_>>()
+        .join(" <- ")
+}
+
+/// One process's searches, replayed.
+pub(crate) struct Timeline<'r> {
+    /// What each site held (all kinds summed) when the first test began:
+    /// allocations made at start-up and import.
+    pub before_tests: HashMap<String, Amount>,
+    /// Per test, its checkpoints in order: (round, amount per site of ours).
+    pub checkpoints: BTreeMap<String, Vec<(u32, HashMap<String, Amount>)>>,
+    /// The latest record seen for each site.
+    pub latest: HashMap<String, &'r ErrorRecord>,
+}
+
+impl Timeline<'_> {
+    /// (test, site) -> the site's amount at each checkpoint of the test
+    /// (zero where it held nothing).
+    pub fn series(&self) -> BTreeMap<(String, String), Vec<(u32, Amount)>> {
+        let mut out = BTreeMap::new();
+        for (test, points) in &self.checkpoints {
+            let sites: std::collections::BTreeSet<&String> =
+                points.iter().flat_map(|(_, m)| m.keys()).collect();
+            for site in sites {
+                let series = points
+                    .iter()
+                    .map(|(round, m)| (*round, m.get(site).copied().unwrap_or_default()))
+                    .collect();
+                out.insert((test.clone(), site.clone()), series);
+            }
+        }
+        out
+    }
+}
+
+/// What the replay knows of one allocation stack.
+struct Stack {
+    site: String,
+    ours: bool,
+}
+
+/// The replay's running state: every (kind, stack) record's current amount.
+struct Replay<'r> {
+    state: HashMap<(Kind, String), Amount>,
+    stacks: HashMap<String, Stack>,
+    latest: HashMap<String, &'r ErrorRecord>,
+}
+
+impl<'r> Replay<'r> {
+    fn apply(&mut self, records: &[&'r ErrorRecord], ours: &OurCode) {
+        for e in records {
+            let stack = stack_key(e);
+            let site = self
+                .stacks
+                .entry(stack.clone())
+                .or_insert_with(|| Stack {
+                    site: site_key(e, ours),
+                    ours: ours.matches_record(e),
+                })
+                .site
+                .clone();
+            self.state.insert(
+                (e.kind.clone(), stack),
+                Amount {
+                    bytes: e.direct_bytes().unwrap_or(0),
+                    blocks: e.leaked_blocks.unwrap_or(0),
+                },
+            );
+            self.latest.insert(site, e);
+        }
+    }
+
+    /// The amounts per site (over kinds and stacks); only the sites of ours
+    /// when `only_ours`.
+    fn by_site(&self, only_ours: bool) -> HashMap<String, Amount> {
+        let mut m: HashMap<String, Amount> = HashMap::new();
+        for ((_, stack), a) in &self.state {
+            let s = &self.stacks[stack];
+            if only_ours && !s.ours {
+                continue;
+            }
+            let e = m.entry(s.site.clone()).or_default();
+            e.bytes += a.bytes;
+            e.blocks += a.blocks;
+        }
+        m
+    }
+}
+
+pub(crate) fn replay<'r>(r: &'r Report, ours: &OurCode, markers: &Markers) -> Timeline<'r> {
+    // The intermediate searches in order: (marker, records).
+    let mut searches: Vec<(Option<&str>, Vec<&ErrorRecord>)> = Vec::new();
+    for e in r.errors.iter().filter(|e| e.is_leak() && !e.final_search) {
+        match searches.last_mut() {
+            Some((_, recs)) if recs[0].search == e.search => recs.push(e),
+            _ => searches.push((e.marker.as_deref(), vec![e])),
+        }
+    }
+    let mut replay = Replay {
+        state: HashMap::new(),
+        stacks: HashMap::new(),
+        latest: HashMap::new(),
+    };
+    let mut searches = searches.into_iter().peekable();
+    // Each search follows the client message its marker names (or none).
+    let mut apply_after = |text: Option<&str>, replay: &mut Replay<'r>| {
+        while let Some((_, recs)) = searches.next_if(|(m, _)| *m == text) {
+            replay.apply(&recs, ours);
+        }
+    };
+    apply_after(None, &mut replay);
+    let mut before_tests = None;
+    let mut checkpoints: BTreeMap<String, Vec<(u32, HashMap<String, Amount>)>> = BTreeMap::new();
+    for msg in &r.client_messages {
+        let text = msg.text.trim();
+        let marker = markers.read(text);
+        if marker.is_some() && before_tests.is_none() {
+            before_tests = Some(replay.by_site(false));
+        }
+        apply_after(Some(text), &mut replay);
+        if let Some(Marker::Checkpoint { round, test }) = marker {
+            checkpoints
+                .entry(test.to_string())
+                .or_default()
+                .push((round, replay.by_site(true)));
+        }
+    }
+    Timeline {
+        before_tests: before_tests.unwrap_or_else(|| replay.by_site(false)),
+        checkpoints,
+        latest: replay.latest,
+    }
+}
