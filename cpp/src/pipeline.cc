@@ -44,7 +44,7 @@ void Pipeline::push(const Block& input, PushHooks& hooks) {
   }
   // Copy and first stage in one pass over memory.
   auto block = Block::uninitialized_like(input);
-  first->process_into(input, *block);
+  first->process(input, *block);
   run_from(1, std::move(block), hooks);
 }
 

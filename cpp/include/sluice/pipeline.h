@@ -48,7 +48,9 @@ class Pipeline : private detail::LiveCounted<LiveKind::Pipeline> {
 
   // Runs every stage on a copy of `input` (which is never modified), hands the
   // output to hooks.deliver, then notifies every active subscriber in the
-  // order they subscribed.
+  // order they subscribed. `input` is read only before the first call to a
+  // hook: the bindings rely on it to let writers at the input again as soon
+  // as any hook runs.
   void push(const Block& input, PushHooks& hooks);
 
  private:

@@ -12,7 +12,7 @@ use pyo3::PyTraverseError;
 use sluice_core::{Block, HookFailed, PushError, PushHooks, Stage};
 
 use crate::block::PyBlock;
-use crate::stages::{value_error, PyNativeStage};
+use crate::stages::{self, value_error, PyNativeStage};
 
 /// The Python callables a pipeline holds (callable stages and subscribers),
 /// by the token the core knows them by.
@@ -106,8 +106,9 @@ impl PyPipeline {
             (Stage::callback(token).map_err(value_error)?, Some(token))
         } else {
             return Err(PyTypeError::new_err(format!(
-                "a stage must be a sluice native stage (Gain, Offset, Clip, MovingAverage) \
+                "a stage must be a sluice native stage ({}) \
                  or a callable f(Block) -> Block | None, got {}",
+                stages::names(),
                 stage.get_type().name()?
             )));
         };
