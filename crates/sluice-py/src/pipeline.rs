@@ -122,18 +122,33 @@ impl PyPipeline {
     }
 }
 
+/// `Pipeline(stages=())`'s argument: not given, or any object (which must be
+/// an iterable of stages). An `Option` would let `stages=None` through too.
+enum StagesArg<'py> {
+    Absent,
+    Given(Bound<'py, PyAny>),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for StagesArg<'py> {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        Ok(StagesArg::Given(obj.to_owned()))
+    }
+}
+
 #[pymethods]
 impl PyPipeline {
     #[new]
-    #[pyo3(signature = (stages = None))]
-    fn new(py: Python<'_>, stages: Option<&Bound<'_, PyAny>>) -> PyResult<PyPipeline> {
+    #[pyo3(signature = (stages = StagesArg::Absent), text_signature = "(stages=())")]
+    fn new<'py>(py: Python<'py>, stages: StagesArg<'py>) -> PyResult<PyPipeline> {
         let pipeline = PyPipeline {
             core: Mutex::new(sluice_core::Pipeline::new().map_err(value_error)?),
             pushing_thread: AtomicUsize::new(0),
             stage_count: AtomicUsize::new(0),
             callbacks: Arc::default(),
         };
-        if let Some(stages) = stages {
+        if let StagesArg::Given(stages) = stages {
             for stage in stages.try_iter()? {
                 pipeline.append_stage(py, &stage?)?;
             }
