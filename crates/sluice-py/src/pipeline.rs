@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::PyTraverseError;
 use sluice_core::{Block, HookFailed, PushError, PushHooks, Stage};
 
-use crate::block::PyBlock;
+use crate::block::{NoWriters, PyBlock};
 use crate::stages::{self, value_error, PyNativeStage};
 
 /// The Python callables a pipeline holds (callable stages and subscribers),
@@ -174,14 +174,27 @@ impl PyPipeline {
     /// calling every active subscriber with it.
     fn push(&self, py: Python<'_>, block: &Bound<'_, PyBlock>) -> PyResult<Py<PyBlock>> {
         self.check_not_reentrant("push")?;
-        // Read without the GIL, like numpy's ufuncs read their operands: a
-        // thread that writes the input through a view during the push races
-        // with it. The input object itself stays alive: `block` borrows it.
-        let input = block.get().native();
+        // The core reads the input with the GIL released, so nobody may write
+        // it meanwhile. With no writable view of it, `exclude_writers` makes
+        // sure none appears until `hooks` drops the guard (at the first hook:
+        // the core has read the input by then). With one, a Python thread may
+        // write through it at any time: copy the input with the GIL held and
+        // push the copy. The input object stays alive: `block` borrows it.
+        let pyblock = block.get();
+        let copy;
+        let guard = pyblock.exclude_writers(py);
+        let input = match &guard {
+            Some(guard) => guard.native(),
+            None => {
+                copy = pyblock.to_native(py)?;
+                &copy
+            }
+        };
         let mut hooks = PythonHooks {
             callbacks: &self.callbacks,
             error: None,
             output: Output::None,
+            reading_input: guard,
         };
         let me = thread_key();
         let result = py.detach(|| {
@@ -280,9 +293,16 @@ struct PythonHooks<'a> {
     // The exception that stopped the push, re-raised as the same object.
     error: Option<PyErr>,
     output: Output,
+    // Keeps writers off the input until the core has read it, which it has
+    // by the first hook call (cpp/include/sluice/pipeline.h): dropped there.
+    reading_input: Option<NoWriters<'a>>,
 }
 
 impl PythonHooks<'_> {
+    fn input_read(&mut self) {
+        self.reading_input = None;
+    }
+
     fn fail(&mut self, error: PyErr) -> HookFailed {
         self.error = Some(error);
         HookFailed::Failed
@@ -326,10 +346,12 @@ impl PythonHooks<'_> {
 
 impl PushHooks for PythonHooks<'_> {
     fn call_stage(&mut self, token: u64, block: Block) -> Result<Block, HookFailed> {
+        self.input_read();
         Python::attach(|py| self.run_stage(py, token, block)).map_err(|e| self.fail(e))
     }
 
     fn deliver(&mut self, output: Block) {
+        self.input_read();
         self.output = Output::Native(output);
     }
 

@@ -204,7 +204,7 @@ fn rust_leak(bytes: usize) -> usize {
 /// invalid-read: a C++ read one past the end of the block.
 #[pyfunction]
 fn read_past_end(block: &Bound<'_, PyBlock>) -> f32 {
-    sluice_core::planted::cpp_read_past_end(block.get().native())
+    sluice_core::planted::cpp_read_past_end(block.get().native(block.py()))
 }
 
 /// uninit: a C++ branch on an uninitialised value.
