@@ -55,11 +55,12 @@ pub(crate) mod bridge {
         fn sink_notify(sink: &mut HookSink<'_>, token: u64) -> Result<()>;
     }
 
-    // SAFETY: each declaration below matches its C++ definition in
-    // include/bridge.h (cxx checks the types it can), and every function is
-    // safe to call with any arguments that safe Rust can make: the ones that
-    // can throw are declared `-> Result`, and none keeps a reference past its
-    // call except `block_samples(_mut)`, whose borrow cxx ties to the block.
+    // Each declaration below matches its C++ definition in include/bridge.h
+    // (cxx checks what it can), and every function is safe to call with any
+    // arguments safe Rust can make: the ones that can throw are declared
+    // `-> Result`, and none keeps a reference past its call except
+    // `block_samples(_mut)`, whose borrow cxx ties to the block.
+    // SAFETY: as just said, these C++ functions are sound to call from safe Rust.
     unsafe extern "C++" {
         include!("sluice-core/include/bridge.h");
 

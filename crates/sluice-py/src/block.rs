@@ -34,7 +34,7 @@ pub struct PyBlock {
     readers: AtomicUsize,
 }
 
-// SAFETY: `data` points into `block`, which this object owns and never
+// Thread safety. `data` points into `block`, which this object owns and never
 // resizes, so it stays valid on any thread for the object's lifetime, and the
 // C++ block has no thread affinity. Through a `&PyBlock` the samples are only
 // - read by the methods here, with the GIL held;
@@ -48,13 +48,15 @@ pub struct PyBlock {
 // writes without the GIL (a numpy ufunc with `out=` the view) orders its
 // writes itself: the buffer protocol leaves that to it, as numpy does for
 // any memory two arrays share.
+// SAFETY: by the argument above, moving a PyBlock to another thread or
+// sharing it gives no unsynchronised access to its samples.
 unsafe impl Send for PyBlock {}
 // SAFETY: as for Send; `&PyBlock` reaches the samples only as listed there.
 unsafe impl Sync for PyBlock {}
 
 /// A push's licence to read a block's samples without the GIL: while any
-/// lives, nobody can write them (see `PyBlock`'s SAFETY argument). Made by
-/// [`PyBlock::exclude_writers`].
+/// lives, nobody can write them (the thread-safety argument above `impl Send
+/// for PyBlock`). Made by [`PyBlock::exclude_writers`].
 pub(crate) struct NoWriters<'a> {
     block: &'a PyBlock,
 }
@@ -103,7 +105,7 @@ impl PyBlock {
     pub(crate) fn samples(&self, _py: Python<'_>) -> &[f32] {
         // SAFETY: `data` addresses `len()` initialised floats owned by
         // `self.block`; holding the GIL excludes Python writers through views
-        // (see the SAFETY argument of `impl Send for PyBlock`).
+        // (the thread-safety argument above `impl Send for PyBlock`).
         unsafe { std::slice::from_raw_parts(self.data.as_ptr(), self.len()) }
     }
 
@@ -268,7 +270,7 @@ impl PyBlock {
         )
     }
 
-    // SAFETY: (of the signature) Python calls this with the GIL held and a
+    // SAFETY: (contract) Python calls this with the GIL held and a
     // `view` to fill, null-checked below.
     unsafe fn __getbuffer__(
         slf: Bound<'_, Self>,
@@ -299,12 +301,12 @@ impl PyBlock {
         let want_shape = flags & ffi::PyBUF_ND == ffi::PyBUF_ND;
         let want_strides = flags & ffi::PyBUF_STRIDES == ffi::PyBUF_STRIDES;
         let want_format = flags & ffi::PyBUF_FORMAT == ffi::PyBUF_FORMAT;
-        // SAFETY: `view` is non-null and Python hands us a Py_buffer to fill.
-        // The pointers stored in it (samples, shape, strides) live inside
-        // this object, which the view keeps alive through `obj`; consumers
-        // only read shape, strides and format. `internal` (the exporter's
-        // own field) marks a writable view for `__releasebuffer__`; the
-        // dangling marker is never dereferenced.
+        // The pointers stored in the view (samples, shape, strides) live
+        // inside this object, which the view keeps alive through `obj`;
+        // consumers only read shape, strides and format. `internal` (the
+        // exporter's own field) marks a writable view for
+        // `__releasebuffer__`; the dangling marker is never dereferenced.
+        // SAFETY: `view` is non-null and Python hands us this Py_buffer to fill.
         unsafe {
             (*view).obj = slf.clone().into_any().into_ptr();
             (*view).buf = this.data.as_ptr().cast();
@@ -342,7 +344,7 @@ impl PyBlock {
         Ok(())
     }
 
-    // SAFETY: (of the signature) Python calls this with a view filled by
+    // SAFETY: (contract) Python calls this with a view filled by
     // `__getbuffer__` above, once per successful export, with the GIL held.
     unsafe fn __releasebuffer__(&self, view: *mut ffi::Py_buffer) {
         // SAFETY: a non-null `view` is the Py_buffer our `__getbuffer__`
