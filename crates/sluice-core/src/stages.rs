@@ -1,7 +1,8 @@
-//! The native stages, defined once: [`for_each_native_stage!`] is the table
-//! that this crate expands into parameter structs (below) and the bindings
-//! expand into their classes. The C++ side of each row is a class and a row
-//! of the table in `cpp/src/stage.cc`; a test checks that both tables agree.
+//! The native stages, defined once: the table
+//! [`for_each_native_stage!`](crate::for_each_native_stage) is what this crate
+//! expands into parameter structs (below) and the bindings expand into their
+//! classes. The C++ side of each row is a class and a row of the table in
+//! `cpp/src/stage.cc`; a test checks that both tables agree.
 
 use crate::ffi::bridge::{self, StageArg, StageArgType};
 use crate::{CoreError, Stage};
@@ -30,7 +31,7 @@ macro_rules! for_each_native_stage {
 }
 
 /// The parameters of one native stage: a struct generated from a row of
-/// [`for_each_native_stage!`].
+/// [`for_each_native_stage!`](crate::for_each_native_stage).
 pub trait NativeStage {
     /// The stage's name in both tables.
     const NAME: &'static str;
