@@ -48,6 +48,10 @@ void Pipeline::push(const Block& input, PushHooks& hooks) {
   run_from(1, std::move(block), hooks);
 }
 
+void Pipeline::push(std::unique_ptr<Block> input, PushHooks& hooks) {
+  run_from(0, std::move(input), hooks);
+}
+
 void Pipeline::run_from(std::size_t first_stage, std::unique_ptr<Block> block, PushHooks& hooks) {
   if (!block) {
     throw std::invalid_argument("cannot push a null block");

@@ -35,6 +35,7 @@ std::size_t stage_count(const Pipeline& pipeline);
 void reset_pipeline(Pipeline& pipeline);
 std::shared_ptr<Subscription> subscribe(Pipeline& pipeline, std::uint64_t token);
 void push_block(Pipeline& pipeline, const Block& input, HookSink& sink);
+void push_owned_block(Pipeline& pipeline, std::unique_ptr<Block> input, HookSink& sink);
 
 std::uint64_t subscription_token(const Subscription& subscription);
 bool subscription_active(const Subscription& subscription);

@@ -80,6 +80,11 @@ void push_block(Pipeline& pipeline, const Block& input, HookSink& sink) {
   pipeline.push(input, hooks);
 }
 
+void push_owned_block(Pipeline& pipeline, std::unique_ptr<Block> input, HookSink& sink) {
+  SinkHooks hooks(sink);
+  pipeline.push(std::move(input), hooks);
+}
+
 std::uint64_t subscription_token(const Subscription& subscription) { return subscription.token(); }
 bool subscription_active(const Subscription& subscription) { return subscription.active(); }
 void cancel_subscription(const Subscription& subscription) { subscription.cancel(); }

@@ -110,6 +110,12 @@ pub(crate) mod bridge {
             input: &Block,
             sink: &mut HookSink<'_>,
         ) -> Result<()>;
+        #[namespace = "sluice::bridge"]
+        fn push_owned_block(
+            pipeline: Pin<&mut Pipeline>,
+            input: UniquePtr<Block>,
+            sink: &mut HookSink<'_>,
+        ) -> Result<()>;
 
         #[namespace = "sluice::bridge"]
         fn subscription_token(subscription: &Subscription) -> u64;

@@ -260,6 +260,14 @@ impl Pipeline {
         Self::outcome(result, &sink)
     }
 
+    /// [`Pipeline::push`] of an input given away: the stages run on `input`
+    /// itself (no copy).
+    pub fn push_owned(&mut self, input: Block, hooks: &mut dyn PushHooks) -> Result<(), PushError> {
+        let mut sink = HookSink::new(hooks);
+        let result = bridge::push_owned_block(self.inner.pin_mut(), input.into_unique(), &mut sink);
+        Self::outcome(result, &sink)
+    }
+
     fn outcome(result: Result<(), cxx::Exception>, sink: &HookSink<'_>) -> Result<(), PushError> {
         match result {
             Ok(()) => Ok(()),

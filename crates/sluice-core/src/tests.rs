@@ -260,3 +260,28 @@ fn kernels_give_the_same_output_fused_and_in_place() {
         }
     }
 }
+
+#[test]
+fn push_owned_runs_the_stages_on_the_given_block() {
+    let mut p = Pipeline::new().unwrap();
+    p.append(Gain { factor: 2.0 }.stage().unwrap()).unwrap();
+    p.append(Stage::callback(1).unwrap()).unwrap();
+    p.append(MovingAverage { window: 2 }.stage().unwrap())
+        .unwrap();
+    let mut borrowed = Pipeline::new().unwrap();
+    borrowed
+        .append(Gain { factor: 2.0 }.stage().unwrap())
+        .unwrap();
+    borrowed.append(Stage::callback(1).unwrap()).unwrap();
+    borrowed
+        .append(MovingAverage { window: 2 }.stage().unwrap())
+        .unwrap();
+    let input = ramp(5, 2);
+    let mut rec = Recorder::default();
+    p.push_owned(input.duplicate().unwrap(), &mut rec).unwrap();
+    assert_eq!(rec.stage_calls, vec![1]);
+    assert_eq!(
+        rec.output.unwrap().samples(),
+        push(&mut borrowed, &input).samples()
+    );
+}

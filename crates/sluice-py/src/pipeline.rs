@@ -179,16 +179,13 @@ impl PyPipeline {
         // sure none appears until `hooks` drops the guard (at the first hook:
         // the core has read the input by then). With one, a Python thread may
         // write through it at any time: copy the input with the GIL held and
-        // push the copy. The input object stays alive: `block` borrows it.
+        // give the copy to the core, whose stages then run on it in place.
+        // The input object stays alive: `block` borrows it.
         let pyblock = block.get();
-        let copy;
         let guard = pyblock.exclude_writers(py);
         let input = match &guard {
-            Some(guard) => guard.native(),
-            None => {
-                copy = pyblock.to_native(py)?;
-                &copy
-            }
+            Some(guard) => Input::Shared(guard.native()),
+            None => Input::Owned(pyblock.to_native(py)?),
         };
         let mut hooks = PythonHooks {
             callbacks: &self.callbacks,
@@ -200,7 +197,10 @@ impl PyPipeline {
         let result = py.detach(|| {
             let mut core = self.core.lock().unwrap_or_else(PoisonError::into_inner);
             self.pushing_thread.store(me, Ordering::Release);
-            let result = core.push(input, &mut hooks);
+            let result = match input {
+                Input::Shared(input) => core.push(input, &mut hooks),
+                Input::Owned(input) => core.push_owned(input, &mut hooks),
+            };
             self.pushing_thread.store(0, Ordering::Release);
             result
         });
@@ -255,6 +255,13 @@ impl PyPipeline {
         // Dropped after the lock is released: a drop may run Python code.
         drop(self.callbacks.take_all());
     }
+}
+
+/// A push's input: the caller's block, read under a `NoWriters` guard, or a
+/// copy taken with the GIL held.
+enum Input<'a> {
+    Shared(&'a Block),
+    Owned(Block),
 }
 
 /// A push's output: native until a subscriber or the caller needs the
