@@ -10,7 +10,8 @@ std::array<std::atomic<std::int64_t>, static_cast<std::size_t>(LiveKind::Count)>
 }  // namespace
 
 std::int64_t live_count(LiveKind kind) noexcept {
-  return counters[static_cast<std::size_t>(kind)].load(std::memory_order_relaxed);
+  const auto index = static_cast<std::size_t>(kind);
+  return index < counters.size() ? counters[index].load(std::memory_order_relaxed) : 0;
 }
 
 namespace detail {

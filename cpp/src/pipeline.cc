@@ -44,8 +44,12 @@ void Pipeline::push(const Block& input, PushHooks& hooks) {
   }
   // Copy and first stage in one pass over memory.
   auto block = Block::uninitialized_like(input);
-  first->process_into(input, *block);
+  first->process(input, *block);
   run_from(1, std::move(block), hooks);
+}
+
+void Pipeline::push(std::unique_ptr<Block> input, PushHooks& hooks) {
+  run_from(0, std::move(input), hooks);
 }
 
 void Pipeline::run_from(std::size_t first_stage, std::unique_ptr<Block> block, PushHooks& hooks) {

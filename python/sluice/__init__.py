@@ -6,26 +6,8 @@ shared zero-copy through the buffer protocol (``memoryview(block)``,
 and calls Python stages and subscribers with it.
 """
 
-from sluice._native import (
-    Block,
-    Clip,
-    Gain,
-    MovingAverage,
-    NativeStage,
-    Offset,
-    Pipeline,
-    Subscription,
-    live_objects,
-)
-
-__all__ = [
-    "Block",
-    "Clip",
-    "Gain",
-    "MovingAverage",
-    "NativeStage",
-    "Offset",
-    "Pipeline",
-    "Subscription",
-    "live_objects",
-]
+# The extension's public names (Block, Pipeline, every native stage, ...), as
+# its `__all__` lists them: a new stage needs no line here. Type checkers
+# read both lines the same way (the stub `_native.pyi` declares `__all__`).
+from sluice._native import *  # noqa: F403
+from sluice._native import __all__

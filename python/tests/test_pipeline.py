@@ -32,6 +32,12 @@ class Stages(unittest.TestCase):
             sluice.Pipeline([sluice.Gain(1), 5])
         with self.assertRaises(TypeError):
             sluice.Pipeline(7)
+        # The default is an empty tuple, as documented and in the stub: None is
+        # not an iterable of stages.
+        with self.assertRaises(TypeError):
+            sluice.Pipeline(None)
+        with self.assertRaises(TypeError):
+            sluice.Pipeline(stages=None)
 
     def test_empty_pipeline_passes_a_copy(self):
         block = ramp(3)

@@ -11,9 +11,12 @@
 
 namespace sluice {
 
-enum class LiveKind : std::size_t { Block = 0, Pipeline, Stage, Subscription, Count };
+// The bridge binds this enum (crates/sluice-core/src/ffi.rs) and cxx checks
+// every value, Count included, at compile time: a new kind must be added
+// there too.
+enum class LiveKind : std::uint8_t { Block = 0, Pipeline, Stage, Subscription, Count };
 
-// Number of instances of `kind` alive right now.
+// Number of instances of `kind` alive right now; 0 for Count (not a kind).
 std::int64_t live_count(LiveKind kind) noexcept;
 
 namespace detail {

@@ -48,8 +48,14 @@ class Pipeline : private detail::LiveCounted<LiveKind::Pipeline> {
 
   // Runs every stage on a copy of `input` (which is never modified), hands the
   // output to hooks.deliver, then notifies every active subscriber in the
-  // order they subscribed.
+  // order they subscribed. `input` is read only before the first call to a
+  // hook: the bindings rely on it to let writers at the input again as soon
+  // as any hook runs.
   void push(const Block& input, PushHooks& hooks);
+  // The same for an input the caller gives away: the stages run on `input`
+  // itself, so a caller that had to copy its input first pays for one copy
+  // only. Throws std::invalid_argument for a null input.
+  void push(std::unique_ptr<Block> input, PushHooks& hooks);
 
  private:
   void run_from(std::size_t first_stage, std::unique_ptr<Block> block, PushHooks& hooks);

@@ -1,10 +1,11 @@
-// Stages transform blocks in place. Native stages do their work in C++;
-// a callback stage hands the block to whoever drives the push (PushHooks).
+// Stages transform blocks. Native stages do their work in C++; a callback
+// stage hands the block to whoever drives the push (PushHooks).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "sluice/block.h"
@@ -41,89 +42,20 @@ class Stage : private detail::LiveCounted<LiveKind::Stage> {
   Stage& operator=(const Stage&) = delete;
 };
 
+// A stage whose work is one C++ kernel, `process`. The native stages
+// themselves (Gain, Offset, Clip, MovingAverage) live in stage.cc, each a
+// class plus one row of its table; make_native_stage builds them by name.
 class NativeStage : public Stage {
  public:
+  // Runs the kernel in place: process(*block, *block).
   std::unique_ptr<Block> run(std::unique_ptr<Block> block, PushHooks& hooks) final;
-  // Writes the result of processing `input` into `output`, a block of the
-  // same shape with unspecified samples. A push uses it for its first stage
-  // so that copying the input and processing it is one pass over memory.
-  virtual void process_into(const Block& input, Block& output);
-
- protected:
-  virtual void process(Block& block) = 0;
-};
-
-class Gain final : public NativeStage {
- public:
-  // Throws std::invalid_argument unless factor is finite.
-  explicit Gain(float factor);
-  std::unique_ptr<Stage> clone() const override;
-  void process_into(const Block& input, Block& output) override;
-  float factor() const noexcept { return factor_; }
-
- protected:
-  void process(Block& block) override;
-
- private:
-  float factor_;
-};
-
-class Offset final : public NativeStage {
- public:
-  // Throws std::invalid_argument unless value is finite.
-  explicit Offset(float value);
-  std::unique_ptr<Stage> clone() const override;
-  void process_into(const Block& input, Block& output) override;
-  float value() const noexcept { return value_; }
-
- protected:
-  void process(Block& block) override;
-
- private:
-  float value_;
-};
-
-class Clip final : public NativeStage {
- public:
-  // Throws std::invalid_argument unless lo <= hi (NaN bounds included).
-  Clip(float lo, float hi);
-  std::unique_ptr<Stage> clone() const override;
-  void process_into(const Block& input, Block& output) override;
-  float lo() const noexcept { return lo_; }
-  float hi() const noexcept { return hi_; }
-
- protected:
-  void process(Block& block) override;
-
- private:
-  float lo_;
-  float hi_;
-};
-
-// Causal moving average per channel: y[n] is the mean of the last `window`
-// inputs of that channel (of all inputs so far while fewer have been seen).
-// The history carries across pushes, so splitting a signal into blocks does
-// not change the output.
-class MovingAverage final : public NativeStage {
- public:
-  // Throws std::invalid_argument when window == 0.
-  explicit MovingAverage(std::size_t window);
-  std::unique_ptr<Stage> clone() const override;
-  void reset() override;
-  std::size_t window() const noexcept { return window_; }
-
- protected:
-  // Throws std::invalid_argument when the channel count differs from the
-  // blocks seen since the last reset.
-  void process(Block& block) override;
-
- private:
-  std::size_t window_;
-  std::size_t channels_ = 0;  // 0: no history yet
-  std::size_t seen_ = 0;      // samples seen per channel, saturating at window_
-  std::size_t head_ = 0;      // next slot of the ring buffer
-  std::vector<float> history_;  // window_ x channels_, ring of frames
-  std::vector<double> sums_;    // running sum of the ring per channel
+  // The stage's kernel. Writes the result of processing `input` into
+  // `output`, a block of the same shape that is either `input` itself (in
+  // place) or a distinct block whose samples are unspecified on entry. A push
+  // runs its first stage as process(input, fresh block), so copying the input
+  // and processing it are one pass over memory. Throws std::invalid_argument,
+  // before writing anything, when the stage cannot process `input`.
+  virtual void process(const Block& input, Block& output) = 0;
 };
 
 // A stage whose work happens outside the core: PushHooks::call_stage(token).
@@ -137,5 +69,27 @@ class CallbackStage final : public Stage {
  private:
   std::uint64_t token_;
 };
+
+// The type of one constructor argument of a native stage. The bridge binds
+// this enum (crates/sluice-core/src/ffi.rs), and cxx checks its values.
+enum class StageArgType : std::uint8_t { Real = 0, Integer = 1 };
+
+// One constructor argument of a native stage, as the bindings pass it.
+struct StageArg {
+  StageArgType type;
+  float real;            // when type == Real
+  std::int64_t integer;  // when type == Integer
+};
+
+// Builds the native stage called `name` (its class name: "Gain", ...) from
+// its constructor arguments, in declaration order. Throws
+// std::invalid_argument for an unknown name, arguments that do not match the
+// stage's parameters, or values the stage rejects.
+std::unique_ptr<Stage> make_native_stage(const std::string& name, const std::vector<StageArg>& args);
+
+// Every native stage's signature, "Name(real, integer, ...)", in table
+// order: what make_native_stage accepts. The bindings test their own table
+// of stages against it.
+std::vector<std::string> native_stage_signatures();
 
 }  // namespace sluice

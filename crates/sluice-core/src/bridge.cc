@@ -1,7 +1,8 @@
 #include "sluice-core/include/bridge.h"
 
-#include <stdexcept>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "sluice-core/src/ffi.rs.h"
 
@@ -42,12 +43,23 @@ rust::Slice<float> block_samples_mut(Block& block) {
   return rust::Slice<float>(block.data(), block.len());
 }
 
-std::unique_ptr<Stage> new_gain(float factor) { return std::make_unique<Gain>(factor); }
-std::unique_ptr<Stage> new_offset(float value) { return std::make_unique<Offset>(value); }
-std::unique_ptr<Stage> new_clip(float lo, float hi) { return std::make_unique<Clip>(lo, hi); }
-std::unique_ptr<Stage> new_moving_average(std::size_t window) {
-  return std::make_unique<MovingAverage>(window);
+std::unique_ptr<Stage> new_native_stage(rust::Str name, rust::Slice<const StageArg> args) {
+  std::vector<sluice::StageArg> core_args;
+  core_args.reserve(args.size());
+  for (const auto& arg : args) {
+    core_args.push_back(sluice::StageArg{arg.ty, arg.real, arg.integer});
+  }
+  return make_native_stage(std::string(name), core_args);
 }
+
+rust::Vec<rust::String> native_stage_signatures() {
+  rust::Vec<rust::String> signatures;
+  for (const auto& signature : sluice::native_stage_signatures()) {
+    signatures.push_back(rust::String(signature));
+  }
+  return signatures;
+}
+
 std::unique_ptr<Stage> new_callback_stage(std::uint64_t token) {
   return std::make_unique<CallbackStage>(token);
 }
@@ -68,16 +80,16 @@ void push_block(Pipeline& pipeline, const Block& input, HookSink& sink) {
   pipeline.push(input, hooks);
 }
 
+void push_owned_block(Pipeline& pipeline, std::unique_ptr<Block> input, HookSink& sink) {
+  SinkHooks hooks(sink);
+  pipeline.push(std::move(input), hooks);
+}
+
 std::uint64_t subscription_token(const Subscription& subscription) { return subscription.token(); }
 bool subscription_active(const Subscription& subscription) { return subscription.active(); }
 void cancel_subscription(const Subscription& subscription) { subscription.cancel(); }
 
-std::int64_t live_count(std::uint8_t kind) {
-  if (kind >= static_cast<std::uint8_t>(LiveKind::Count)) {
-    throw std::out_of_range("unknown live-object kind");
-  }
-  return sluice::live_count(static_cast<LiveKind>(kind));
-}
+std::int64_t live_count(LiveKind kind) noexcept { return sluice::live_count(kind); }
 
 bool valgrind_compiled_in() { return valgrind::compiled_in(); }
 bool valgrind_running() { return valgrind::running(); }

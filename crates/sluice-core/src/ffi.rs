@@ -9,6 +9,36 @@ use crate::{Block, HookFailed, PushHooks};
 
 #[cxx::bridge(namespace = "sluice")]
 pub(crate) mod bridge {
+    /// `sluice::LiveKind` (cpp/include/sluice/live.h). Declared here and as a
+    /// type in the C++ block below, so cxx checks every value against the C++
+    /// definition at compile time (`Count` included: a kind added in C++ but
+    /// not here fails the build).
+    #[repr(u8)]
+    enum LiveKind {
+        Block = 0,
+        Pipeline = 1,
+        Stage = 2,
+        Subscription = 3,
+        Count = 4,
+    }
+
+    /// `sluice::StageArgType` (cpp/include/sluice/stage.h), checked like
+    /// `LiveKind`.
+    #[repr(u8)]
+    enum StageArgType {
+        Real = 0,
+        Integer = 1,
+    }
+
+    /// One constructor argument of a native stage; `bridge.cc` turns a slice
+    /// of them into the core's `sluice::StageArg`s.
+    #[namespace = "sluice::bridge"]
+    struct StageArg {
+        ty: StageArgType,
+        real: f32,
+        integer: i64,
+    }
+
     extern "Rust" {
         #[namespace = "sluice::bridge"]
         type HookSink<'a>;
@@ -25,9 +55,17 @@ pub(crate) mod bridge {
         fn sink_notify(sink: &mut HookSink<'_>, token: u64) -> Result<()>;
     }
 
+    // Each declaration below matches its C++ definition in include/bridge.h
+    // (cxx checks what it can), and every function is safe to call with any
+    // arguments safe Rust can make: the ones that can throw are declared
+    // `-> Result`, and none keeps a reference past its call except
+    // `block_samples(_mut)`, whose borrow cxx ties to the block.
+    // SAFETY: as just said, these C++ functions are sound to call from safe Rust.
     unsafe extern "C++" {
         include!("sluice-core/include/bridge.h");
 
+        type LiveKind;
+        type StageArgType;
         type Block;
         type Stage;
         type Pipeline;
@@ -44,14 +82,13 @@ pub(crate) mod bridge {
         fn frames(self: &Block) -> usize;
         fn channels(self: &Block) -> usize;
 
+        /// The native stage `name` (see `cpp/src/stage.cc`'s table) built
+        /// from `args`; every stage is made through this one function.
         #[namespace = "sluice::bridge"]
-        fn new_gain(factor: f32) -> Result<UniquePtr<Stage>>;
+        fn new_native_stage(name: &str, args: &[StageArg]) -> Result<UniquePtr<Stage>>;
+        /// "Name(real, integer, ...)" for every native stage the core has.
         #[namespace = "sluice::bridge"]
-        fn new_offset(value: f32) -> Result<UniquePtr<Stage>>;
-        #[namespace = "sluice::bridge"]
-        fn new_clip(lo: f32, hi: f32) -> Result<UniquePtr<Stage>>;
-        #[namespace = "sluice::bridge"]
-        fn new_moving_average(window: usize) -> Result<UniquePtr<Stage>>;
+        fn native_stage_signatures() -> Vec<String>;
         #[namespace = "sluice::bridge"]
         fn new_callback_stage(token: u64) -> Result<UniquePtr<Stage>>;
         #[namespace = "sluice::bridge"]
@@ -73,6 +110,12 @@ pub(crate) mod bridge {
             input: &Block,
             sink: &mut HookSink<'_>,
         ) -> Result<()>;
+        #[namespace = "sluice::bridge"]
+        fn push_owned_block(
+            pipeline: Pin<&mut Pipeline>,
+            input: UniquePtr<Block>,
+            sink: &mut HookSink<'_>,
+        ) -> Result<()>;
 
         #[namespace = "sluice::bridge"]
         fn subscription_token(subscription: &Subscription) -> u64;
@@ -82,7 +125,7 @@ pub(crate) mod bridge {
         fn cancel_subscription(subscription: &Subscription);
 
         #[namespace = "sluice::bridge"]
-        fn live_count(kind: u8) -> Result<i64>;
+        fn live_count(kind: LiveKind) -> i64;
 
         #[namespace = "sluice::bridge"]
         fn valgrind_compiled_in() -> bool;

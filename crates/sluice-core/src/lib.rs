@@ -8,6 +8,7 @@
 mod ffi;
 #[cfg(feature = "planted-leaks")]
 pub mod planted;
+pub mod stages;
 
 use std::fmt;
 
@@ -149,32 +150,11 @@ pub struct Stage {
 }
 
 impl Stage {
-    /// Multiplies every sample by `factor`.
-    pub fn gain(factor: f32) -> Result<Stage, CoreError> {
+    /// The native stage `name` built from `args`. The typed way in is
+    /// [`stages::NativeStage::stage`] (e.g. `stages::Gain { factor: 2.0 }.stage()`).
+    fn native(name: &str, args: &[bridge::StageArg]) -> Result<Stage, CoreError> {
         Ok(Stage {
-            inner: bridge::new_gain(factor)?,
-        })
-    }
-
-    /// Adds `value` to every sample.
-    pub fn offset(value: f32) -> Result<Stage, CoreError> {
-        Ok(Stage {
-            inner: bridge::new_offset(value)?,
-        })
-    }
-
-    /// Clamps every sample into `[lo, hi]`; needs `lo <= hi`.
-    pub fn clip(lo: f32, hi: f32) -> Result<Stage, CoreError> {
-        Ok(Stage {
-            inner: bridge::new_clip(lo, hi)?,
-        })
-    }
-
-    /// Causal moving average per channel over `window >= 1` frames, with
-    /// history carried across pushes.
-    pub fn moving_average(window: usize) -> Result<Stage, CoreError> {
-        Ok(Stage {
-            inner: bridge::new_moving_average(window)?,
+            inner: bridge::new_native_stage(name, args)?,
         })
     }
 
@@ -280,6 +260,14 @@ impl Pipeline {
         Self::outcome(result, &sink)
     }
 
+    /// [`Pipeline::push`] of an input given away: the stages run on `input`
+    /// itself (no copy).
+    pub fn push_owned(&mut self, input: Block, hooks: &mut dyn PushHooks) -> Result<(), PushError> {
+        let mut sink = HookSink::new(hooks);
+        let result = bridge::push_owned_block(self.inner.pin_mut(), input.into_unique(), &mut sink);
+        Self::outcome(result, &sink)
+    }
+
     fn outcome(result: Result<(), cxx::Exception>, sink: &HookSink<'_>) -> Result<(), PushError> {
         match result {
             Ok(()) => Ok(()),
@@ -311,13 +299,12 @@ impl LiveObjects {
 }
 
 pub fn live_objects() -> LiveObjects {
-    // Kinds 0..4 are sluice::LiveKind's values, all valid.
-    let count = |kind: u8| bridge::live_count(kind).expect("known live-object kind");
+    use bridge::{live_count, LiveKind};
     LiveObjects {
-        blocks: count(0),
-        pipelines: count(1),
-        stages: count(2),
-        subscriptions: count(3),
+        blocks: live_count(LiveKind::Block),
+        pipelines: live_count(LiveKind::Pipeline),
+        stages: live_count(LiveKind::Stage),
+        subscriptions: live_count(LiveKind::Subscription),
     }
 }
 

@@ -5,6 +5,8 @@ use crate::Block;
 
 #[cxx::bridge(namespace = "sluice::planted")]
 mod bridge {
+    // SAFETY: the declarations match cpp/planted/planted.h; the defects they
+    // plant are the point (the planted-leaks feature only, never shipped).
     unsafe extern "C++" {
         include!("planted.h");
 

@@ -1,7 +1,8 @@
 //! The live-instance counters are process-wide, so this test has a test
 //! binary (a process) of its own.
 
-use sluice_core::{live_objects, Block, HookFailed, Pipeline, PushHooks, Stage};
+use sluice_core::stages::{Gain, NativeStage};
+use sluice_core::{live_objects, Block, HookFailed, Pipeline, PushHooks};
 
 #[derive(Default)]
 struct Keep {
@@ -33,7 +34,7 @@ fn live_counters_follow_native_objects() {
     let base = live_objects();
     {
         let mut p = Pipeline::new().unwrap();
-        let proto = Stage::gain(1.5).unwrap();
+        let proto = Gain { factor: 1.5 }.stage().unwrap();
         p.append(proto.duplicate().unwrap()).unwrap();
         let sub = p.subscribe(1).unwrap();
         let block = Block::new(8, 2).unwrap();

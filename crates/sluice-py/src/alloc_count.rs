@@ -19,6 +19,7 @@ struct Counting;
 // SAFETY: every call is forwarded to `System` with the caller's arguments; the
 // counters are only statistics and never influence allocation.
 unsafe impl GlobalAlloc for Counting {
+    // SAFETY: (contract) the caller keeps GlobalAlloc's rules, which `System` needs.
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded unchanged (see the impl's SAFETY).
         let p = unsafe { System.alloc(layout) };
@@ -29,6 +30,7 @@ unsafe impl GlobalAlloc for Counting {
         p
     }
 
+    // SAFETY: (contract) the caller keeps GlobalAlloc's rules, which `System` needs.
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded unchanged.
         let p = unsafe { System.alloc_zeroed(layout) };
@@ -39,6 +41,7 @@ unsafe impl GlobalAlloc for Counting {
         p
     }
 
+    // SAFETY: (contract) the caller keeps GlobalAlloc's rules, which `System` needs.
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: forwarded unchanged.
         unsafe { System.dealloc(ptr, layout) };
@@ -46,6 +49,7 @@ unsafe impl GlobalAlloc for Counting {
         BLOCKS.fetch_sub(1, Ordering::Relaxed);
     }
 
+    // SAFETY: (contract) the caller keeps GlobalAlloc's rules, which `System` needs.
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: forwarded unchanged.
         let p = unsafe { System.realloc(ptr, layout, new_size) };

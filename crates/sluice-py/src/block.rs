@@ -25,16 +25,60 @@ pub struct PyBlock {
     // and each view holds a reference to this object, so they outlive the view.
     shape: [ffi::Py_ssize_t; 2],
     strides: [ffi::Py_ssize_t; 2],
+    // Buffer views exported now, and how many of them are writable. Changed
+    // only with the GIL held (in `__getbuffer__` and `__releasebuffer__`).
     exports: AtomicUsize,
+    writable_exports: AtomicUsize,
+    // Live `NoWriters` guards: pushes reading the samples without the GIL.
+    // Raised with the GIL held, lowered with or without it.
+    readers: AtomicUsize,
 }
 
-// SAFETY: `data` points into `block`, which this object owns and never
-// resizes. The samples are read and written only with the GIL held (by Rust
-// methods here and by Python code through views; the module declares
-// `gil_used`), which serialises all access whatever thread the object is on.
+// Thread safety. `data` points into `block`, which this object owns and never
+// resizes, so it stays valid on any thread for the object's lifetime, and the
+// C++ block has no thread affinity. Through a `&PyBlock` the samples are only
+// - read by the methods here, with the GIL held;
+// - written by Python code through a writable buffer view, with the GIL held;
+// - read by a push with the GIL released, and then only under a `NoWriters`
+//   guard: one is made (with the GIL held) only while no writable view
+//   exists, and while any lives `__getbuffer__` exports read-only views only,
+//   so nobody writes at all.
+// The GIL orders the first two (the module declares `gil_used`); the guard
+// keeps writers away from the third. A consumer of a writable view that
+// writes without the GIL (a numpy ufunc with `out=` the view) orders its
+// writes itself: the buffer protocol leaves that to it, as numpy does for
+// any memory two arrays share.
+// SAFETY: by the argument above, moving a PyBlock to another thread or
+// sharing it gives no unsynchronised access to its samples.
 unsafe impl Send for PyBlock {}
-// SAFETY: as for Send; `&PyBlock` gives no unsynchronised access without the GIL.
+// SAFETY: as for Send; `&PyBlock` reaches the samples only as listed there.
 unsafe impl Sync for PyBlock {}
+
+/// A push's licence to read a block's samples without the GIL: while any
+/// lives, nobody can write them (the thread-safety argument above `impl Send
+/// for PyBlock`). Made by [`PyBlock::exclude_writers`].
+pub(crate) struct NoWriters<'a> {
+    block: &'a PyBlock,
+}
+
+impl<'a> NoWriters<'a> {
+    /// The native block to read. The reference outlives the guard on
+    /// purpose: the core reads a push's input only before its first hook
+    /// (`Pipeline::push` in cpp/include/sluice/pipeline.h), so a push drops
+    /// the guard there, and views of the input are writable again while
+    /// callable stages and subscribers run.
+    pub(crate) fn native(&self) -> &'a sluice_core::Block {
+        &self.block.block
+    }
+}
+
+impl Drop for NoWriters<'_> {
+    fn drop(&mut self) {
+        // Release: the push's reads happen before any writer that then
+        // finds no reader (`__getbuffer__` loads with Acquire).
+        self.block.readers.fetch_sub(1, Ordering::Release);
+    }
+}
 
 impl PyBlock {
     pub(crate) fn new(mut block: sluice_core::Block) -> PyBlock {
@@ -49,6 +93,8 @@ impl PyBlock {
             shape: [frames, channels],
             strides: [channels * item, item],
             exports: AtomicUsize::new(0),
+            writable_exports: AtomicUsize::new(0),
+            readers: AtomicUsize::new(0),
         }
     }
 
@@ -58,18 +104,34 @@ impl PyBlock {
 
     pub(crate) fn samples(&self, _py: Python<'_>) -> &[f32] {
         // SAFETY: `data` addresses `len()` initialised floats owned by
-        // `self.block`; holding the GIL excludes writers through views.
+        // `self.block`; holding the GIL excludes Python writers through views
+        // (the thread-safety argument above `impl Send for PyBlock`).
         unsafe { std::slice::from_raw_parts(self.data.as_ptr(), self.len()) }
     }
 
-    pub(crate) fn native(&self) -> &sluice_core::Block {
+    /// The native block, to read with the GIL held.
+    pub(crate) fn native(&self, _py: Python<'_>) -> &sluice_core::Block {
         &self.block
+    }
+
+    /// With the GIL held: a guard under which the samples may be read without
+    /// the GIL, or None while a writable view exists (read them with the GIL
+    /// then, e.g. copy them with [`PyBlock::to_native`]).
+    pub(crate) fn exclude_writers(&self, _py: Python<'_>) -> Option<NoWriters<'_>> {
+        // Both happen with the GIL held, like every change of
+        // `writable_exports` and every `__getbuffer__`: no view can become
+        // writable in between.
+        if self.writable_exports.load(Ordering::Relaxed) != 0 {
+            return None;
+        }
+        self.readers.fetch_add(1, Ordering::Relaxed);
+        Some(NoWriters { block: self })
     }
 
     /// A native copy, for the core to own. Taken with the GIL held, so no
     /// Python thread writes through a view meanwhile.
-    pub(crate) fn to_native(&self, _py: Python<'_>) -> PyResult<sluice_core::Block> {
-        self.block.duplicate().map_err(value_error)
+    pub(crate) fn to_native(&self, py: Python<'_>) -> PyResult<sluice_core::Block> {
+        self.native(py).duplicate().map_err(value_error)
     }
 }
 
@@ -208,6 +270,8 @@ impl PyBlock {
         )
     }
 
+    // SAFETY: (contract) Python calls this with the GIL held and a
+    // `view` to fill, null-checked below.
     unsafe fn __getbuffer__(
         slf: Bound<'_, Self>,
         view: *mut ffi::Py_buffer,
@@ -225,18 +289,29 @@ impl PyBlock {
                 "a Block is C-contiguous, not Fortran-contiguous",
             ));
         }
+        // While a push reads the samples without the GIL, no view may write
+        // them: serve read-only views, refuse writable ones.
+        let read_only = this.readers.load(Ordering::Acquire) > 0;
+        if read_only && flags & ffi::PyBUF_WRITABLE == ffi::PyBUF_WRITABLE {
+            return Err(PyBufferError::new_err(
+                "cannot export a writable buffer of a Block while a push reads it \
+                 (a read-only view is available)",
+            ));
+        }
         let want_shape = flags & ffi::PyBUF_ND == ffi::PyBUF_ND;
         let want_strides = flags & ffi::PyBUF_STRIDES == ffi::PyBUF_STRIDES;
         let want_format = flags & ffi::PyBUF_FORMAT == ffi::PyBUF_FORMAT;
-        // SAFETY: `view` is non-null and Python hands us a Py_buffer to fill.
-        // The pointers stored in it (samples, shape, strides) live inside
-        // this object, which the view keeps alive through `obj`; consumers
-        // only read shape, strides and format.
+        // The pointers stored in the view (samples, shape, strides) live
+        // inside this object, which the view keeps alive through `obj`;
+        // consumers only read shape, strides and format. `internal` (the
+        // exporter's own field) marks a writable view for
+        // `__releasebuffer__`; the dangling marker is never dereferenced.
+        // SAFETY: `view` is non-null and Python hands us this Py_buffer to fill.
         unsafe {
             (*view).obj = slf.clone().into_any().into_ptr();
             (*view).buf = this.data.as_ptr().cast();
             (*view).len = (this.len() * std::mem::size_of::<f32>()) as ffi::Py_ssize_t;
-            (*view).readonly = 0;
+            (*view).readonly = c_int::from(read_only);
             (*view).itemsize = std::mem::size_of::<f32>() as ffi::Py_ssize_t;
             (*view).format = if want_format {
                 c"f".as_ptr().cast_mut()
@@ -256,13 +331,29 @@ impl PyBlock {
                 ptr::null_mut()
             };
             (*view).suboffsets = ptr::null_mut();
-            (*view).internal = ptr::null_mut();
+            (*view).internal = if read_only {
+                ptr::null_mut()
+            } else {
+                NonNull::<std::ffi::c_void>::dangling().as_ptr()
+            };
         }
         this.exports.fetch_add(1, Ordering::Relaxed);
+        if !read_only {
+            this.writable_exports.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(())
     }
 
-    unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {
+    // SAFETY: (contract) Python calls this with a view filled by
+    // `__getbuffer__` above, once per successful export, with the GIL held.
+    unsafe fn __releasebuffer__(&self, view: *mut ffi::Py_buffer) {
+        // SAFETY: a non-null `view` is the Py_buffer our `__getbuffer__`
+        // filled; only `internal`, which the buffer protocol leaves to the
+        // exporter and consumers do not touch, is read.
+        let writable = !view.is_null() && unsafe { !(*view).internal.is_null() };
+        if writable {
+            self.writable_exports.fetch_sub(1, Ordering::Relaxed);
+        }
         // Python drops the view's reference to this object right after.
         self.exports.fetch_sub(1, Ordering::Relaxed);
     }

@@ -21,7 +21,7 @@ use pyo3::types::PyDict;
 
 pub use block::PyBlock;
 pub use pipeline::{PyPipeline, PySubscription};
-pub use stages::{PyClip, PyGain, PyMovingAverage, PyNativeStage, PyOffset};
+pub use stages::PyNativeStage;
 
 /// Live native instance counts per type: `{"Block": n, "Pipeline": n, ...}`.
 #[pyfunction]
@@ -64,10 +64,7 @@ fn _valgrind_added_leak_check(py: Python<'_>) {
 fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyBlock>()?;
     m.add_class::<PyNativeStage>()?;
-    m.add_class::<PyGain>()?;
-    m.add_class::<PyOffset>()?;
-    m.add_class::<PyClip>()?;
-    m.add_class::<PyMovingAverage>()?;
+    stages::add_classes(m)?;
     m.add_class::<PyPipeline>()?;
     m.add_class::<PySubscription>()?;
     m.add_function(wrap_pyfunction!(live_objects, m)?)?;
@@ -87,5 +84,18 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
             .getattr("modules")?
             .set_item("sluice._planted", &planted)?;
     }
+    // `add_class` and `add_function` list every name in `__all__`, private
+    // helpers too. Keep the public API, sorted: what `sluice/__init__.py`
+    // re-exports with `from sluice._native import *`, and what the stub's
+    // `__all__` says.
+    let mut public = Vec::new();
+    for name in m.index()?.iter() {
+        let name: String = name.extract()?;
+        if !name.starts_with('_') {
+            public.push(name);
+        }
+    }
+    public.sort();
+    m.setattr("__all__", public)?;
     Ok(())
 }

@@ -11,8 +11,8 @@ use pyo3::prelude::*;
 use pyo3::PyTraverseError;
 use sluice_core::{Block, HookFailed, PushError, PushHooks, Stage};
 
-use crate::block::PyBlock;
-use crate::stages::{value_error, PyNativeStage};
+use crate::block::{NoWriters, PyBlock};
+use crate::stages::{self, value_error, PyNativeStage};
 
 /// The Python callables a pipeline holds (callable stages and subscribers),
 /// by the token the core knows them by.
@@ -106,8 +106,9 @@ impl PyPipeline {
             (Stage::callback(token).map_err(value_error)?, Some(token))
         } else {
             return Err(PyTypeError::new_err(format!(
-                "a stage must be a sluice native stage (Gain, Offset, Clip, MovingAverage) \
+                "a stage must be a sluice native stage ({}) \
                  or a callable f(Block) -> Block | None, got {}",
+                stages::names(),
                 stage.get_type().name()?
             )));
         };
@@ -121,18 +122,33 @@ impl PyPipeline {
     }
 }
 
+/// `Pipeline(stages=())`'s argument: not given, or any object (which must be
+/// an iterable of stages). An `Option` would let `stages=None` through too.
+enum StagesArg<'py> {
+    Absent,
+    Given(Bound<'py, PyAny>),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for StagesArg<'py> {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        Ok(StagesArg::Given(obj.to_owned()))
+    }
+}
+
 #[pymethods]
 impl PyPipeline {
     #[new]
-    #[pyo3(signature = (stages = None))]
-    fn new(py: Python<'_>, stages: Option<&Bound<'_, PyAny>>) -> PyResult<PyPipeline> {
+    #[pyo3(signature = (stages = StagesArg::Absent), text_signature = "(stages=())")]
+    fn new<'py>(py: Python<'py>, stages: StagesArg<'py>) -> PyResult<PyPipeline> {
         let pipeline = PyPipeline {
             core: Mutex::new(sluice_core::Pipeline::new().map_err(value_error)?),
             pushing_thread: AtomicUsize::new(0),
             stage_count: AtomicUsize::new(0),
             callbacks: Arc::default(),
         };
-        if let Some(stages) = stages {
+        if let StagesArg::Given(stages) = stages {
             for stage in stages.try_iter()? {
                 pipeline.append_stage(py, &stage?)?;
             }
@@ -158,20 +174,33 @@ impl PyPipeline {
     /// calling every active subscriber with it.
     fn push(&self, py: Python<'_>, block: &Bound<'_, PyBlock>) -> PyResult<Py<PyBlock>> {
         self.check_not_reentrant("push")?;
-        // Read without the GIL, like numpy's ufuncs read their operands: a
-        // thread that writes the input through a view during the push races
-        // with it. The input object itself stays alive: `block` borrows it.
-        let input = block.get().native();
+        // The core reads the input with the GIL released, so nobody may write
+        // it meanwhile. With no writable view of it, `exclude_writers` makes
+        // sure none appears until `hooks` drops the guard (at the first hook:
+        // the core has read the input by then). With one, a Python thread may
+        // write through it at any time: copy the input with the GIL held and
+        // give the copy to the core, whose stages then run on it in place.
+        // The input object stays alive: `block` borrows it.
+        let pyblock = block.get();
+        let guard = pyblock.exclude_writers(py);
+        let input = match &guard {
+            Some(guard) => Input::Shared(guard.native()),
+            None => Input::Owned(pyblock.to_native(py)?),
+        };
         let mut hooks = PythonHooks {
             callbacks: &self.callbacks,
             error: None,
             output: Output::None,
+            reading_input: guard,
         };
         let me = thread_key();
         let result = py.detach(|| {
             let mut core = self.core.lock().unwrap_or_else(PoisonError::into_inner);
             self.pushing_thread.store(me, Ordering::Release);
-            let result = core.push(input, &mut hooks);
+            let result = match input {
+                Input::Shared(input) => core.push(input, &mut hooks),
+                Input::Owned(input) => core.push_owned(input, &mut hooks),
+            };
             self.pushing_thread.store(0, Ordering::Release);
             result
         });
@@ -228,6 +257,13 @@ impl PyPipeline {
     }
 }
 
+/// A push's input: the caller's block, read under a `NoWriters` guard, or a
+/// copy taken with the GIL held.
+enum Input<'a> {
+    Shared(&'a Block),
+    Owned(Block),
+}
+
 /// A push's output: native until a subscriber or the caller needs the
 /// Python object, so a push without subscribers never takes the GIL inside.
 enum Output {
@@ -264,9 +300,16 @@ struct PythonHooks<'a> {
     // The exception that stopped the push, re-raised as the same object.
     error: Option<PyErr>,
     output: Output,
+    // Keeps writers off the input until the core has read it, which it has
+    // by the first hook call (cpp/include/sluice/pipeline.h): dropped there.
+    reading_input: Option<NoWriters<'a>>,
 }
 
 impl PythonHooks<'_> {
+    fn input_read(&mut self) {
+        self.reading_input = None;
+    }
+
     fn fail(&mut self, error: PyErr) -> HookFailed {
         self.error = Some(error);
         HookFailed::Failed
@@ -310,10 +353,12 @@ impl PythonHooks<'_> {
 
 impl PushHooks for PythonHooks<'_> {
     fn call_stage(&mut self, token: u64, block: Block) -> Result<Block, HookFailed> {
+        self.input_read();
         Python::attach(|py| self.run_stage(py, token, block)).map_err(|e| self.fail(e))
     }
 
     fn deliver(&mut self, output: Block) {
+        self.input_read();
         self.output = Output::Native(output);
     }
 

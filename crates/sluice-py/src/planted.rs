@@ -157,6 +157,7 @@ impl StickyBlock {
         }
     }
 
+    // SAFETY: (contract) Python calls this with the GIL held and a view to fill.
     unsafe fn __getbuffer__(
         slf: Bound<'_, Self>,
         view: *mut ffi::Py_buffer,
@@ -167,8 +168,8 @@ impl StickyBlock {
         }
         let this = slf.get();
         std::mem::forget(slf.clone()); // planted: keeps the block alive forever
-                                       // SAFETY: `view` is non-null; the pointers stored live inside `this`,
-                                       // which the view keeps alive through `obj`. The buffer is read-only.
+
+        // SAFETY: `view` is non-null; its pointers live in `this`, which `obj` keeps alive.
         unsafe {
             (*view).obj = slf.clone().into_any().into_ptr();
             (*view).buf = this.samples.as_ptr().cast_mut().cast();
@@ -185,6 +186,7 @@ impl StickyBlock {
         Ok(())
     }
 
+    // SAFETY: (contract) called once per export; touches nothing.
     unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {}
 }
 
@@ -204,7 +206,7 @@ fn rust_leak(bytes: usize) -> usize {
 /// invalid-read: a C++ read one past the end of the block.
 #[pyfunction]
 fn read_past_end(block: &Bound<'_, PyBlock>) -> f32 {
-    sluice_core::planted::cpp_read_past_end(block.get().native())
+    sluice_core::planted::cpp_read_past_end(block.get().native(block.py()))
 }
 
 /// uninit: a C++ branch on an uninitialised value.

@@ -1,9 +1,14 @@
 //! Native stages. A Python stage object holds a prototype C++ stage; a
 //! pipeline appends a fresh copy, so stage state (MovingAverage's history)
 //! belongs to the pipeline and one stage object can serve many pipelines.
+//!
+//! The classes are generated from sluice-core's table of native stages
+//! ([`sluice_core::for_each_native_stage!`]): one class per row, named like
+//! the row, with a getter per parameter and `repr` `Name(p1, p2)`.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use sluice_core::stages::NativeStage;
 use sluice_core::{CoreError, Stage};
 
 pub(crate) fn value_error(e: CoreError) -> PyErr {
@@ -28,85 +33,44 @@ impl PyNativeStage {
     }
 }
 
-/// Multiplies every sample by `factor` (finite).
-#[pyclass(module = "sluice._native", name = "Gain", extends = PyNativeStage, frozen)]
-pub struct PyGain {
-    #[pyo3(get)]
-    factor: f32,
+macro_rules! native_stage_classes {
+    ($( $(#[$doc:meta])* $name:ident { $($param:ident : $ty:ty),* $(,)? } ),* $(,)?) => {
+        $(
+            $(#[$doc])*
+            #[pyclass(module = "sluice._native", extends = PyNativeStage, frozen)]
+            pub struct $name {
+                $(
+                    #[pyo3(get)]
+                    $param: $ty,
+                )*
+            }
+
+            #[pymethods]
+            impl $name {
+                #[new]
+                fn new($($param: $ty),*) -> PyResult<PyClassInitializer<Self>> {
+                    let stage = sluice_core::stages::$name { $($param),* }.stage();
+                    Ok(PyNativeStage::init(stage)?.add_subclass($name { $($param),* }))
+                }
+
+                fn __repr__(&self) -> String {
+                    let params: &[String] = &[$(self.$param.to_string()),*];
+                    format!("{}({})", stringify!($name), params.join(", "))
+                }
+            }
+        )*
+
+        /// Adds every native stage class to the module.
+        pub(crate) fn add_classes(m: &Bound<'_, PyModule>) -> PyResult<()> {
+            $(m.add_class::<$name>()?;)*
+            Ok(())
+        }
+    };
 }
 
-#[pymethods]
-impl PyGain {
-    #[new]
-    fn new(factor: f32) -> PyResult<PyClassInitializer<Self>> {
-        Ok(PyNativeStage::init(Stage::gain(factor))?.add_subclass(PyGain { factor }))
-    }
+sluice_core::for_each_native_stage!(native_stage_classes);
 
-    fn __repr__(&self) -> String {
-        format!("Gain({})", self.factor)
-    }
-}
-
-/// Adds `value` (finite) to every sample.
-#[pyclass(module = "sluice._native", name = "Offset", extends = PyNativeStage, frozen)]
-pub struct PyOffset {
-    #[pyo3(get)]
-    value: f32,
-}
-
-#[pymethods]
-impl PyOffset {
-    #[new]
-    fn new(value: f32) -> PyResult<PyClassInitializer<Self>> {
-        Ok(PyNativeStage::init(Stage::offset(value))?.add_subclass(PyOffset { value }))
-    }
-
-    fn __repr__(&self) -> String {
-        format!("Offset({})", self.value)
-    }
-}
-
-/// Clamps every sample into `[lo, hi]`; `lo <= hi`.
-#[pyclass(module = "sluice._native", name = "Clip", extends = PyNativeStage, frozen)]
-pub struct PyClip {
-    #[pyo3(get)]
-    lo: f32,
-    #[pyo3(get)]
-    hi: f32,
-}
-
-#[pymethods]
-impl PyClip {
-    #[new]
-    fn new(lo: f32, hi: f32) -> PyResult<PyClassInitializer<Self>> {
-        Ok(PyNativeStage::init(Stage::clip(lo, hi))?.add_subclass(PyClip { lo, hi }))
-    }
-
-    fn __repr__(&self) -> String {
-        format!("Clip({}, {})", self.lo, self.hi)
-    }
-}
-
-/// Causal moving average per channel over `window >= 1` frames; the history
-/// carries across pushes until `Pipeline.reset()`.
-#[pyclass(module = "sluice._native", name = "MovingAverage", extends = PyNativeStage, frozen)]
-pub struct PyMovingAverage {
-    #[pyo3(get)]
-    window: usize,
-}
-
-#[pymethods]
-impl PyMovingAverage {
-    #[new]
-    fn new(window: i64) -> PyResult<PyClassInitializer<Self>> {
-        let window = usize::try_from(window).map_err(|_| {
-            PyValueError::new_err(format!("MovingAverage needs window >= 1, got {window}"))
-        })?;
-        Ok(PyNativeStage::init(Stage::moving_average(window))?
-            .add_subclass(PyMovingAverage { window }))
-    }
-
-    fn __repr__(&self) -> String {
-        format!("MovingAverage({})", self.window)
-    }
+/// "Gain, Offset, ...": the native stages' names, for error messages.
+pub(crate) fn names() -> String {
+    sluice_core::stages::NAMES.join(", ")
 }
