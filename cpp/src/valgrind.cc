@@ -20,9 +20,15 @@ void print_marker(const std::string& text) noexcept {
   }
 }
 
-void added_leak_check() noexcept {
+void changed_leak_check() noexcept {
   if (running()) {
-    VALGRIND_DO_ADDED_LEAK_CHECK;
+    VALGRIND_DO_CHANGED_LEAK_CHECK;
+  }
+}
+
+void quick_leak_check() noexcept {
+  if (running()) {
+    VALGRIND_DO_QUICK_LEAK_CHECK;
   }
 }
 
@@ -31,7 +37,8 @@ void added_leak_check() noexcept {
 bool compiled_in() noexcept { return false; }
 bool running() noexcept { return false; }
 void print_marker(const std::string&) noexcept {}
-void added_leak_check() noexcept {}
+void changed_leak_check() noexcept {}
+void quick_leak_check() noexcept {}
 
 #endif
 

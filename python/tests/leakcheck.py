@@ -23,6 +23,10 @@ Environment (set by ``cargo xtask memtest``; all optional):
     tracemalloc itself produced spurious definitely-lost records there).
 ``SLUICE_MEMTEST_ITERATIONS=N``, ``SLUICE_MEMTEST_ROUNDS=N``, ``SLUICE_MEMTEST_WARMUP=N``
     iterations per round, measured rounds, warm-up rounds.
+``SLUICE_MEMTEST_ROUND_GROWTH=F``
+    each measured round runs F times as many iterations as the one before
+    (default 1); with 2, a buffer that doubles its capacity when full grows
+    in every round too (the Valgrind stage's checkpoints use it).
 ``SLUICE_MEMTEST_RESULTS=path``
     append one JSON line per check to this file (read back by xtask).
 """
@@ -44,6 +48,7 @@ ENV_TRACEMALLOC = "SLUICE_MEMTEST_TRACEMALLOC"
 ENV_ITERATIONS = "SLUICE_MEMTEST_ITERATIONS"
 ENV_ROUNDS = "SLUICE_MEMTEST_ROUNDS"
 ENV_WARMUP = "SLUICE_MEMTEST_WARMUP"
+ENV_ROUND_GROWTH = "SLUICE_MEMTEST_ROUND_GROWTH"
 ENV_RESULTS = "SLUICE_MEMTEST_RESULTS"
 
 
@@ -65,6 +70,7 @@ class Config:
     iterations: int = 200
     rounds: int = 4
     warmup_rounds: int = 2
+    round_growth: int = 1
     tracemalloc: bool = True
     min_bytes_per_iteration: float = 4.0
     frames: int = 10
@@ -77,6 +83,7 @@ class Config:
         cfg.iterations = _env_int(ENV_ITERATIONS, cfg.iterations)
         cfg.rounds = _env_int(ENV_ROUNDS, cfg.rounds)
         cfg.warmup_rounds = _env_int(ENV_WARMUP, cfg.warmup_rounds)
+        cfg.round_growth = _env_int(ENV_ROUND_GROWTH, cfg.round_growth)
         cfg.tracemalloc = os.environ.get(ENV_TRACEMALLOC, "1") != "0"
         cfg.results_path = os.environ.get(ENV_RESULTS) or None
         return cfg
@@ -180,8 +187,12 @@ def check(
     name: str,
     live: Optional[Callable[[], Mapping[str, int]]] = None,
     config: Optional[Config] = None,
+    checkpoint: Optional[Callable[[int], object]] = None,
 ) -> Result:
     """Run ``body`` repeatedly; raise :class:`LeakError` if memory grows.
+
+    ``checkpoint(round)`` is called after the warm-up (round 0) and after
+    each measured round (1, 2, ...), once the garbage is collected.
 
     Returns the :class:`Result` (also appended to ``SLUICE_MEMTEST_RESULTS``).
     """
@@ -196,6 +207,8 @@ def check(
         for _ in range(cfg.warmup_rounds * cfg.iterations):
             body()
         _collect()
+        if checkpoint:
+            checkpoint(0)
         baseline_live = dict(live()) if live else {}
         res.live_baseline = baseline_live
         filters = _filters()
@@ -204,10 +217,12 @@ def check(
         if cfg.tracemalloc:
             first = last = tracemalloc.take_snapshot().filter_traces(filters)
             prev_size, prev_count = _totals(first)
-        for _ in range(cfg.rounds):
-            for _ in range(cfg.iterations):
+        for k in range(cfg.rounds):
+            for _ in range(cfg.iterations * cfg.round_growth**k):
                 body()
             _collect()
+            if checkpoint:
+                checkpoint(k + 1)
             if cfg.tracemalloc:
                 last = tracemalloc.take_snapshot().filter_traces(filters)
                 size, count = _totals(last)

@@ -15,7 +15,7 @@ class OutsideValgrind(unittest.TestCase):
         if native._valgrind_running():
             self.skipTest("running under Valgrind")
         native._valgrind_marker("sluice-test-begin: nothing")
-        native._valgrind_added_leak_check()
+        native._valgrind_changed_leak_check()
 
     @unittest.skipUnless(os.path.exists("/usr/include/valgrind/memcheck.h"), "no Valgrind headers")
     def test_compiled_in_where_the_headers_are(self):
@@ -31,7 +31,7 @@ class UnderValgrind(unittest.TestCase):
             "import sluice._native as n\n"
             "assert n._valgrind_running()\n"
             "n._valgrind_marker('sluice-test-begin: probe <&>')\n"
-            "n._valgrind_added_leak_check()\n"
+            "n._valgrind_changed_leak_check()\n"
         )
         with tempfile.TemporaryDirectory() as tmp:
             xml = os.path.join(tmp, "out.xml")
@@ -45,7 +45,7 @@ class UnderValgrind(unittest.TestCase):
                 report = f.read()
         self.assertIn("<clientmsg>", report)
         self.assertIn("sluice-test-begin: probe &lt;&amp;&gt;", report)
-        # The added-leak search writes its loss records before FINISHED.
+        # The changed-leak search writes its loss records before FINISHED.
         self.assertLess(report.index("<clientmsg>"), report.index("<state>FINISHED</state>"))
 
 

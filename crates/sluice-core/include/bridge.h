@@ -46,7 +46,8 @@ std::int64_t live_count(LiveKind kind) noexcept;
 bool valgrind_compiled_in();
 bool valgrind_running();
 void valgrind_marker(rust::Str text);
-void valgrind_added_leak_check();
+void valgrind_changed_leak_check();
+void valgrind_quick_leak_check();
 
 }  // namespace bridge
 }  // namespace sluice

@@ -134,7 +134,9 @@ pub(crate) mod bridge {
         #[namespace = "sluice::bridge"]
         fn valgrind_marker(text: &str);
         #[namespace = "sluice::bridge"]
-        fn valgrind_added_leak_check();
+        fn valgrind_changed_leak_check();
+        #[namespace = "sluice::bridge"]
+        fn valgrind_quick_leak_check();
     }
 }
 

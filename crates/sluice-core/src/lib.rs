@@ -328,9 +328,16 @@ pub mod valgrind {
         bridge::valgrind_marker(text)
     }
 
-    /// Asks for a leak search that reports what is new since the last one.
-    pub fn added_leak_check() {
-        bridge::valgrind_added_leak_check()
+    /// Asks for a leak search that lists the loss records that changed
+    /// (grew or shrank) since the last one.
+    pub fn changed_leak_check() {
+        bridge::valgrind_changed_leak_check()
+    }
+
+    /// Asks for a leak search that lists nothing and becomes the reference
+    /// of the next changed-leak search.
+    pub fn quick_leak_check() {
+        bridge::valgrind_quick_leak_check()
     }
 }
 

@@ -35,7 +35,8 @@ fn live_objects(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 
 /// Valgrind client requests for per-test leak attribution (no-ops outside
 /// Valgrind): `_valgrind_marker(text)` writes a `<clientmsg>`,
-/// `_valgrind_added_leak_check()` runs an added-leak search.
+/// `_valgrind_changed_leak_check()` runs a leak search listing what changed
+/// since the last, `_valgrind_quick_leak_check()` one that lists nothing.
 #[pyfunction]
 fn _valgrind_running() -> bool {
     sluice_core::valgrind::running()
@@ -52,9 +53,14 @@ fn _valgrind_marker(text: &str) {
 }
 
 #[pyfunction]
-fn _valgrind_added_leak_check(py: Python<'_>) {
+fn _valgrind_quick_leak_check(py: Python<'_>) {
+    py.detach(sluice_core::valgrind::quick_leak_check)
+}
+
+#[pyfunction]
+fn _valgrind_changed_leak_check(py: Python<'_>) {
     // A leak search scans all memory: let other threads run meanwhile.
-    py.detach(sluice_core::valgrind::added_leak_check)
+    py.detach(sluice_core::valgrind::changed_leak_check)
 }
 
 // `gil_used = true`: Blocks expose raw sample memory whose reads and writes
@@ -71,7 +77,8 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_valgrind_running, m)?)?;
     m.add_function(wrap_pyfunction!(_valgrind_compiled_in, m)?)?;
     m.add_function(wrap_pyfunction!(_valgrind_marker, m)?)?;
-    m.add_function(wrap_pyfunction!(_valgrind_added_leak_check, m)?)?;
+    m.add_function(wrap_pyfunction!(_valgrind_changed_leak_check, m)?)?;
+    m.add_function(wrap_pyfunction!(_valgrind_quick_leak_check, m)?)?;
     #[cfg(feature = "count-allocs")]
     m.add_function(wrap_pyfunction!(alloc_count::_rust_heap, m)?)?;
     #[cfg(feature = "planted-leaks")]

@@ -16,7 +16,8 @@
 //!   rounds are replayed and an allocation stack of ours that grows in every
 //!   round offends, however small, whatever its kind (see [`crate::growth`]).
 //! * With `one_time_before_tests`, a lost block allocated before the first
-//!   test and no larger at the end is listed as one-time, not failing.
+//!   test and unchanged since (no search after the baseline listed its
+//!   site) is listed as one-time, not failing.
 //! * [`Judgement::issues`] groups what was found by rule, place and test:
 //!   what a person reads first.
 
@@ -32,7 +33,7 @@ use crate::records::counted_records;
 use crate::render::{normalize_text, render_frame, render_record};
 use crate::searches::{replay, Timeline};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use vgxml_parse::{Amount, LeakKind, Report, Summary};
+use vgxml_parse::{LeakKind, Report, Summary};
 
 /// Judges plain reports (nothing known of their runs).
 pub fn judge(reports: &[Report], policy: &Policy) -> Judgement {
@@ -68,7 +69,7 @@ pub fn judge_input(input: &Input<'_>, policy: &Policy) -> Judgement {
         .iter()
         .map(|r| replays.then(|| replay(r, ours, &policy.markers)))
         .collect();
-    let one_time = one_time_stacks(reports, &timelines, policy);
+    let one_time = one_time_sites(reports, &timelines, policy);
     let known: BTreeSet<&str> = policy
         .baseline
         .iter()
@@ -207,9 +208,9 @@ pub fn judge_input(input: &Input<'_>, policy: &Policy) -> Judgement {
 }
 
 /// The sites of each report whose lost blocks are one-time allocations of
-/// start-up or import: the site held exactly as much (all kinds summed)
-/// before the first test as its end-of-run records hold.
-fn one_time_stacks(
+/// start-up or import: after a baseline before the first test, no search
+/// listed the site, so it did not change from before the tests to the end.
+fn one_time_sites(
     reports: &[Report],
     timelines: &[Option<Timeline<'_>>],
     policy: &Policy,
@@ -217,21 +218,13 @@ fn one_time_stacks(
     reports
         .iter()
         .zip(timelines)
-        .map(|(r, t)| {
-            let (Some(t), true) = (t, policy.one_time_before_tests) else {
-                return BTreeSet::new();
-            };
-            let mut at_end: HashMap<String, Amount> = HashMap::new();
-            for e in r.final_leaks() {
-                let a = at_end.entry(site_key(e, &policy.ours)).or_default();
-                a.bytes += e.direct_bytes().unwrap_or(0);
-                a.blocks += e.leaked_blocks.unwrap_or(0);
-            }
-            at_end
-                .into_iter()
-                .filter(|(site, a)| a.blocks > 0 && t.before_tests.get(site) == Some(a))
-                .map(|(site, _)| site)
-                .collect()
+        .map(|(r, t)| match t {
+            Some(t) if policy.one_time_before_tests && t.baseline => r
+                .final_leaks()
+                .map(|e| site_key(e, &policy.ours))
+                .filter(|site| !t.changed_after_baseline.contains(site))
+                .collect(),
+            _ => BTreeSet::new(),
         })
         .collect()
 }

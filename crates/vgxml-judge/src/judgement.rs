@@ -26,9 +26,9 @@ pub struct Policy {
     pub markers: Markers,
     /// Categories judged by their growth across the checkpoints of a test.
     pub growth_on: BTreeSet<Category>,
-    /// A lost block whose allocation stack held exactly as much before the
-    /// first test began as at the end (allocated at start-up or import,
-    /// never growing) is listed as one-time and does not fail.
+    /// A lost block allocated before the first test and unchanged since (a
+    /// baseline marker before the tests, and no search after it listed the
+    /// site) is listed as one-time and does not fail.
     pub one_time_before_tests: bool,
     /// Source files are shown relative to this directory.
     pub source_root: PathBuf,
@@ -136,7 +136,7 @@ pub struct Judged {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Excuse {
-    /// Allocated before the first test began and no larger at the end.
+    /// Allocated before the first test began and unchanged since.
     OneTimeBeforeTests,
 }
 

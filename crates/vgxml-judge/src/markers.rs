@@ -6,8 +6,12 @@
 //! also asks for leak searches between measured rounds
 //! (`VALGRIND_DO_CHANGED_LEAK_CHECK`), each after a checkpoint message
 //! `<checkpoint prefix><round> <test id>` (round 0 after the warm-up, then
-//! 1, 2, ...). The prefixes are the caller's: they are part of its harness,
-//! not of vgxml.
+//! 1, 2, ...). Before the first test it may write `<checkpoint
+//! prefix>baseline` and ask for a quiet search (`VALGRIND_DO_QUICK_LEAK_CHECK`,
+//! which lists nothing): the changed-leak searches then list only what the
+//! tests changed, and a lost block that none of them listed was allocated
+//! before the tests and never changed. The prefixes are the caller's: they
+//! are part of its harness, not of vgxml.
 
 use crate::fingerprint::fingerprint_key;
 use crate::ours::OurCode;
@@ -27,7 +31,12 @@ pub struct Markers {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Marker<'m> {
     TestBegins(&'m str),
-    Checkpoint { round: u32, test: &'m str },
+    /// Before the first test: a quiet leak search follows.
+    Baseline,
+    Checkpoint {
+        round: u32,
+        test: &'m str,
+    },
 }
 
 impl Markers {
@@ -39,6 +48,9 @@ impl Markers {
             .as_deref()
             .and_then(|p| text.strip_prefix(p))
         {
+            if rest.trim() == "baseline" {
+                return Some(Marker::Baseline);
+            }
             let (round, test) = rest.trim().split_once(' ')?;
             let test = test.trim();
             return (!test.is_empty()).then_some(Marker::Checkpoint {
@@ -53,6 +65,7 @@ impl Markers {
     pub fn test<'m>(&self, text: &'m str) -> Option<&'m str> {
         match self.read(text)? {
             Marker::TestBegins(t) | Marker::Checkpoint { test: t, .. } => Some(t),
+            Marker::Baseline => None,
         }
     }
 
@@ -166,6 +179,7 @@ mod tests {
                 test: "a.b.test_x"
             })
         );
+        assert_eq!(m.read("checkpoint: baseline\n"), Some(Marker::Baseline));
         assert_eq!(m.read("checkpoint: x a.b.test_x"), None);
         assert_eq!(m.read("checkpoint: 2"), None);
         assert_eq!(m.read("something else"), None);

@@ -14,7 +14,7 @@
 use crate::markers::{site_key, Marker, Markers};
 use crate::ours::OurCode;
 use crate::render::render_frame;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use vgxml_parse::{Amount, ErrorRecord, Kind, Report};
 
 /// A loss record's identity across searches of one process: its whole
@@ -29,9 +29,12 @@ pub(crate) fn stack_key(r: &ErrorRecord) -> String {
 
 /// One process's searches, replayed.
 pub(crate) struct Timeline<'r> {
-    /// What each site held (all kinds summed) when the first test began:
-    /// allocations made at start-up and import.
-    pub before_tests: HashMap<String, Amount>,
+    /// A baseline marker came before the first test (its quiet search is
+    /// the reference of the first changed-leak search).
+    pub baseline: bool,
+    /// The sites some search listed after the baseline: the others did not
+    /// change from the baseline to the end.
+    pub changed_after_baseline: HashSet<String>,
     /// Per test, its checkpoints in order: (round, amount per site of ours).
     pub checkpoints: BTreeMap<String, Vec<(u32, HashMap<String, Amount>)>>,
     /// The latest record seen for each site.
@@ -69,6 +72,8 @@ struct Replay<'r> {
     state: HashMap<(Kind, String), Amount>,
     stacks: HashMap<String, Stack>,
     latest: HashMap<String, &'r ErrorRecord>,
+    /// The sites listed since the replay began to note them.
+    listed: Option<HashSet<String>>,
 }
 
 impl<'r> Replay<'r> {
@@ -91,17 +96,19 @@ impl<'r> Replay<'r> {
                     blocks: e.leaked_blocks.unwrap_or(0),
                 },
             );
+            if let Some(l) = self.listed.as_mut() {
+                l.insert(site.clone());
+            }
             self.latest.insert(site, e);
         }
     }
 
-    /// The amounts per site (over kinds and stacks); only the sites of ours
-    /// when `only_ours`.
-    fn by_site(&self, only_ours: bool) -> HashMap<String, Amount> {
+    /// The amounts per site of ours (over kinds and stacks).
+    fn by_site(&self) -> HashMap<String, Amount> {
         let mut m: HashMap<String, Amount> = HashMap::new();
         for ((_, stack), a) in &self.state {
             let s = &self.stacks[stack];
-            if only_ours && !s.ours {
+            if !s.ours {
                 continue;
             }
             let e = m.entry(s.site.clone()).or_default();
@@ -125,6 +132,7 @@ pub(crate) fn replay<'r>(r: &'r Report, ours: &OurCode, markers: &Markers) -> Ti
         state: HashMap::new(),
         stacks: HashMap::new(),
         latest: HashMap::new(),
+        listed: None,
     };
     let mut searches = searches.into_iter().peekable();
     // Each search follows the client message its marker names (or none).
@@ -134,24 +142,31 @@ pub(crate) fn replay<'r>(r: &'r Report, ours: &OurCode, markers: &Markers) -> Ti
         }
     };
     apply_after(None, &mut replay);
-    let mut before_tests = None;
+    let mut tests_began = false;
+    let mut baseline = false;
     let mut checkpoints: BTreeMap<String, Vec<(u32, HashMap<String, Amount>)>> = BTreeMap::new();
     for msg in &r.client_messages {
         let text = msg.text.trim();
         let marker = markers.read(text);
-        if marker.is_some() && before_tests.is_none() {
-            before_tests = Some(replay.by_site(false));
+        match marker {
+            Some(Marker::Baseline) if !tests_began => {
+                baseline = true;
+                replay.listed = Some(HashSet::new());
+            }
+            Some(Marker::TestBegins(_) | Marker::Checkpoint { .. }) => tests_began = true,
+            _ => {}
         }
         apply_after(Some(text), &mut replay);
         if let Some(Marker::Checkpoint { round, test }) = marker {
             checkpoints
                 .entry(test.to_string())
                 .or_default()
-                .push((round, replay.by_site(true)));
+                .push((round, replay.by_site()));
         }
     }
     Timeline {
-        before_tests: before_tests.unwrap_or_else(|| replay.by_site(false)),
+        baseline,
+        changed_after_baseline: replay.listed.unwrap_or_default(),
         checkpoints,
         latest: replay.latest,
     }
