@@ -5,61 +5,30 @@ Run from ``python/tests``::
     python -m unittest memory_test.MemoryLeakTests
 
 (``cargo xtask memtest`` runs exactly this, once with tracemalloc and once
-under Valgrind with tracemalloc measurement off.) Each test creates and
-destroys bound objects repeatedly in the patterns users really write and fails
-when memory grows (see ``leakcheck``) or when ``sluice.live_objects()`` does
-not come back to its baseline.
+under Valgrind with tracemalloc measurement off and leak searches between
+rounds: see ``valgrind_harness``.) Each test creates and destroys bound
+objects repeatedly in the patterns users really write and fails when memory
+grows (see ``leakcheck``) or when ``sluice.live_objects()`` does not come
+back to its baseline.
 
 To add a test: write a ``body()`` that does one iteration of the pattern and
 leaves nothing behind, then ``self.churn(body)``. Keep bodies deterministic
-(no threads, no randomness): the Valgrind stage compares runs at two
-iteration counts.
+(no threads, no randomness): the Valgrind stage judges growth round by round.
 """
 
 import array
-import gc
-import os
 import unittest
 
-import leakcheck
 import sluice
-from sluice import _native
+import valgrind_harness
 
 try:  # imported before the baseline: its import is not any test's doing
     import numpy
 except ImportError:
     numpy = None
 
-# Under Valgrind, each test writes a marker (`<clientmsg>` in the XML) before
-# it, and a checkpoint marker followed by a leak search that lists what
-# changed (VALGRIND_DO_CHANGED_LEAK_CHECK) after its warm-up and after each
-# measured round. vgxml-judge attributes records to tests by these markers
-# and judges growth by allocation site across a test's checkpoints. Outside
-# Valgrind the calls are no-ops. The prefixes are xtask's (stage/valgrind.rs).
-TEST_MARKER_PREFIX = "sluice-test-begin: "
-CHECKPOINT_PREFIX = "sluice-checkpoint: "
-# SLUICE_MEMTEST_LEAK_SEARCHES=0 turns the searches off (faster, no growth judged).
-LEAK_SEARCHES = os.environ.get("SLUICE_MEMTEST_LEAK_SEARCHES", "1") != "0"
-
-
-def setUpModule():
-    # A quiet search (it lists nothing) before the first test: the reference
-    # of the first checkpoint's changed-leak search, so what start-up and
-    # imports allocated is no test's, and a lost block that no later search
-    # lists was allocated before the tests and never changed (one-time).
-    if _native._valgrind_running() and LEAK_SEARCHES:
-        gc.collect()
-        _native._valgrind_marker(CHECKPOINT_PREFIX + "baseline")
-        _native._valgrind_quick_leak_check()
-
-
-def tearDownModule():
-    # What changed after the last checkpoint (a test's tearDown, say) is
-    # listed too: only what no search listed counts as one-time.
-    if _native._valgrind_running() and LEAK_SEARCHES:
-        gc.collect()
-        _native._valgrind_marker(CHECKPOINT_PREFIX + "end")
-        _native._valgrind_changed_leak_check()
+setUpModule = valgrind_harness.baseline
+tearDownModule = valgrind_harness.after_tests
 
 
 def _signal(frames=32, channels=2):
@@ -98,25 +67,8 @@ class Boom(Exception):
     pass
 
 
-class MemoryLeakTests(unittest.TestCase):
-    def setUp(self):
-        if _native._valgrind_running():
-            _native._valgrind_marker(TEST_MARKER_PREFIX + self.id())
-
-    def _checkpoint(self, round_):
-        _native._valgrind_marker(f"{CHECKPOINT_PREFIX}{round_} {self.id()}")
-        _native._valgrind_changed_leak_check()
-
-    def churn(self, body, **config):
-        cfg = leakcheck.Config.from_env(**config)
-        searches = _native._valgrind_running() and LEAK_SEARCHES
-        leakcheck.check(
-            body,
-            name=self.id().rsplit(".", 1)[-1],
-            live=sluice.live_objects,
-            config=cfg,
-            checkpoint=self._checkpoint if searches else None,
-        )
+class MemoryLeakTests(valgrind_harness.LeakTestCase):
+    live = staticmethod(sluice.live_objects)
 
     # -- blocks ---------------------------------------------------------------
 

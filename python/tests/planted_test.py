@@ -18,8 +18,8 @@ import array
 import os
 import unittest
 
-import leakcheck
 import sluice
+import valgrind_harness
 
 try:
     from sluice import _planted as planted
@@ -43,11 +43,13 @@ def _live():
     return counts
 
 
+setUpModule = valgrind_harness.baseline
+tearDownModule = valgrind_harness.after_tests
+
+
 @unittest.skipIf(planted is None, "sluice was built without the planted-leaks feature")
-class PlantedLeakTests(unittest.TestCase):
-    def churn(self, body, **config):
-        cfg = leakcheck.Config.from_env(**config)
-        leakcheck.check(body, name=self.id().rsplit(".", 1)[-1], live=_live, config=cfg)
+class PlantedLeakTests(valgrind_harness.LeakTestCase):
+    live = staticmethod(_live)
 
     def test_python_refcount(self):
         # Copying a block, as a stage would: the copy comes back with an extra reference.
