@@ -119,6 +119,27 @@ pub fn run(sh: &Shell, root: &Path, args: &CiArgs) -> Result<()> {
         )
     })?;
 
+    checks.run("stubtest", || {
+        let python = &venv.python;
+        // `__buffer__` exists at run time from Python 3.12 only: the allowlist
+        // says so, and is itself reported as unused from 3.12 on.
+        let old = cmd!(sh, "{python} -c 'import sys; print(sys.version_info < (3, 12))'")
+            .quiet()
+            .read()?
+            == "True";
+        let allowlist: Vec<&str> = if old {
+            vec!["--allowlist", "python/stubtest-allowlist.txt"]
+        } else {
+            vec![]
+        };
+        command_check(
+            "stubtest: python/sluice/_native.pyi against the installed wheel",
+            cmd!(sh, "{python} -m mypy.stubtest sluice._native {allowlist...}"),
+            "stubtest (the .pyi drifted from the bindings)",
+            "pip install mypy (python/requirements-dev.txt)",
+        )
+    })?;
+
     checks.run("actionlint", || {
         let actionlint = venv.bin("actionlint");
         let workflows: Vec<_> = sh
