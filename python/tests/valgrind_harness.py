@@ -17,6 +17,7 @@ judged).
 """
 
 import gc
+import importlib
 import os
 import unittest
 
@@ -26,6 +27,24 @@ from sluice import _native
 TEST_MARKER_PREFIX = "sluice-test-begin: "
 CHECKPOINT_PREFIX = "sluice-checkpoint: "
 LEAK_SEARCHES = os.environ.get("SLUICE_MEMTEST_LEAK_SEARCHES", "1") != "0"
+
+
+def own_process(test):
+    """Marks a test that xtask's Valgrind stage runs in a process of its own
+    (e.g. because what it imports makes the other tests' leak searches slow)."""
+    test.own_process = True
+    return test
+
+
+def import_quietly(name):
+    """``importlib.import_module(name)``, then a quiet leak search: what the
+    import allocated is not listed by the test's first checkpoint (it is not
+    the test's doing, and a big import would fill the report)."""
+    module = importlib.import_module(name)
+    if _searching():
+        gc.collect()
+        _native._valgrind_quick_leak_check()
+    return module
 
 
 def _searching():

@@ -123,9 +123,12 @@ pub fn run(sh: &Shell, root: &Path, args: &CiArgs) -> Result<()> {
         let python = &venv.python;
         // `__buffer__` exists at run time from Python 3.12 only: the allowlist
         // says so, and is itself reported as unused from 3.12 on.
-        let old = cmd!(sh, "{python} -c 'import sys; print(sys.version_info < (3, 12))'")
-            .quiet()
-            .read()?
+        let old = cmd!(
+            sh,
+            "{python} -c 'import sys; print(sys.version_info < (3, 12))'"
+        )
+        .quiet()
+        .read()?
             == "True";
         let allowlist: Vec<&str> = if old {
             vec!["--allowlist", "python/stubtest-allowlist.txt"]
@@ -134,7 +137,10 @@ pub fn run(sh: &Shell, root: &Path, args: &CiArgs) -> Result<()> {
         };
         command_check(
             "stubtest: python/sluice/_native.pyi against the installed wheel",
-            cmd!(sh, "{python} -m mypy.stubtest sluice._native {allowlist...}"),
+            cmd!(
+                sh,
+                "{python} -m mypy.stubtest sluice._native {allowlist...}"
+            ),
             "stubtest (the .pyi drifted from the bindings)",
             "pip install mypy (python/requirements-dev.txt)",
         )

@@ -38,6 +38,16 @@ pub fn short_name(id: &str) -> &str {
     id.rsplit('.').next().unwrap_or(id)
 }
 
+/// One test of a suite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestCase {
+    /// `module.Class.test_x`.
+    pub id: String,
+    /// The test asks for a process of its own under Valgrind
+    /// (`valgrind_harness.own_process`).
+    pub own_process: bool,
+}
+
 /// Test ids of `suite` matching `-k` (unittest's own selection rules),
 /// listed natively (fast).
 pub fn list_tests(
@@ -46,6 +56,19 @@ pub fn list_tests(
     suite: Suite,
     patterns: &[String],
 ) -> Result<Vec<String>> {
+    Ok(list_cases(venv, root, suite, patterns)?
+        .into_iter()
+        .map(|c| c.id)
+        .collect())
+}
+
+/// The tests of `suite` matching `-k`, with what they ask of the harness.
+pub fn list_cases(
+    venv: &Venv,
+    root: &Path,
+    suite: Suite,
+    patterns: &[String],
+) -> Result<Vec<TestCase>> {
     let script = r#"
 import sys, unittest
 loader = unittest.TestLoader()
@@ -57,9 +80,10 @@ def walk(s):
         if isinstance(t, unittest.TestSuite):
             yield from walk(t)
         else:
-            yield t.id()
-for i in walk(loader.loadTestsFromName(sys.argv[1])):
-    print(i)
+            yield t
+for t in walk(loader.loadTestsFromName(sys.argv[1])):
+    method = getattr(t, getattr(t, "_testMethodName", ""), None)
+    print(t.id(), "own-process" if getattr(method, "own_process", False) else "")
 "#;
     let mut cmd = Command::new(&venv.python);
     cmd.current_dir(root.join("python/tests"))
@@ -70,9 +94,35 @@ for i in walk(loader.loadTestsFromName(sys.argv[1])):
     let out = read_output(&mut cmd, &format!("listing {}", suite.id()))?;
     Ok(out
         .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            Some(TestCase {
+                id: w.next()?.to_owned(),
+                own_process: w.next() == Some("own-process"),
+            })
+        })
         .collect())
+}
+
+/// The shards of `cases` for `n` processes: a test that asks for a process
+/// of its own gets one; the others are balanced over the rest (at least one).
+pub fn shard_cases(
+    cases: &[TestCase],
+    n: usize,
+    durations: &BTreeMap<String, f64>,
+) -> Vec<Vec<String>> {
+    let (alone, shared): (Vec<&TestCase>, Vec<&TestCase>) =
+        cases.iter().partition(|c| c.own_process);
+    let mut shards: Vec<Vec<String>> = alone.iter().map(|c| vec![c.id.clone()]).collect();
+    let shared: Vec<String> = shared.iter().map(|c| c.id.clone()).collect();
+    if !shared.is_empty() {
+        shards.extend(shard(
+            &shared,
+            n.saturating_sub(alone.len()).max(1),
+            durations,
+        ));
+    }
+    shards
 }
 
 /// Greedy longest-first assignment of tests to `n` shards by expected
@@ -163,4 +213,43 @@ pub fn native_memory_env(cmd: &mut Command) {
         .env("OPENBLAS_NUM_THREADS", "1") // numpy: no BLAS thread pool
         .env("OMP_NUM_THREADS", "1")
         .env("SLUICE_MEMTEST_TRACEMALLOC", "0"); // tracemalloc itself misleads memcheck
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(id: &str, own_process: bool) -> TestCase {
+        TestCase {
+            id: id.into(),
+            own_process,
+        }
+    }
+
+    #[test]
+    fn a_test_that_asks_for_its_own_process_gets_one() {
+        let cases = [
+            case("m.C.test_a", false),
+            case("m.C.test_numpy", true),
+            case("m.C.test_b", false),
+            case("m.C.test_c", false),
+        ];
+        let d = BTreeMap::new();
+        assert_eq!(
+            shard_cases(&cases, 2, &d),
+            vec![
+                vec!["m.C.test_numpy".to_string()],
+                vec![
+                    "m.C.test_a".into(),
+                    "m.C.test_b".into(),
+                    "m.C.test_c".into()
+                ]
+            ]
+        );
+        assert_eq!(shard_cases(&cases, 3, &d).len(), 3);
+        assert_eq!(
+            shard_cases(&cases[..1], 2, &d),
+            vec![vec!["m.C.test_a".to_string()]]
+        );
+    }
 }

@@ -25,7 +25,7 @@ use crate::{
     pool::{cores, describe_status, run_pool, Job},
     report::{Finding, Rule, StageName, StageReport},
     step::Step,
-    unittest::{self, list_tests, native_memory_env, shard, short_name},
+    unittest::{self, list_cases, native_memory_env, shard_cases, short_name},
 };
 
 /// Iterations of the warm-up and of the first measured round (the next
@@ -64,7 +64,8 @@ pub fn run(
     );
     fresh_dir(out)?;
 
-    let tests = list_tests(venv, root, ctx.suite, &ctx.select.patterns)?;
+    let cases = list_cases(venv, root, ctx.suite, &ctx.select.patterns)?;
+    let tests: Vec<String> = cases.iter().map(|c| c.id.clone()).collect();
     if tests.is_empty() {
         bail!(
             "no test of {} matches {:?}",
@@ -76,7 +77,7 @@ pub fn run(
     let shards = if opts.isolate {
         tests.iter().map(|t| vec![t.clone()]).collect()
     } else {
-        shard(&tests, jobs, durations)
+        shard_cases(&cases, jobs, durations)
     };
     let n = ctx.select.iterations.unwrap_or(VALGRIND_ITERATIONS).max(1);
     let runs: Vec<Run> = shards
