@@ -148,6 +148,9 @@ pub struct Finding {
     pub bytes: Option<u64>,
     pub blocks: Option<u64>,
     pub detail: String,
+    /// The measurements that showed the growth (Valgrind checkpoints).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub growth: Option<vgxml_judge::Growth>,
 }
 
 impl Finding {

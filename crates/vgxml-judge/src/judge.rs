@@ -25,7 +25,8 @@ use crate::budget::Category;
 use crate::fingerprint::{fingerprint_key, fingerprint_of_key};
 use crate::growth;
 use crate::judgement::{
-    BudgetOutcome, Excuse, Input, Issue, Judged, Judgement, MoreThanBaseline, Policy, Rule,
+    BudgetOutcome, Curve, Excuse, Input, Issue, Judged, Judgement, MoreThanBaseline, Point, Policy,
+    Rule,
 };
 use crate::markers::{site_key, Attribution};
 use crate::place::{chain, Place};
@@ -189,6 +190,25 @@ pub fn judge_input(input: &Input<'_>, policy: &Policy) -> Judgement {
         }
     }
     let issues = merge_growth(issues_of(&records), growing);
+    let curves = timelines
+        .iter()
+        .zip(reports)
+        .filter_map(|(t, r)| Some((t.as_ref()?, r)))
+        .flat_map(|(t, r)| {
+            t.totals().into_iter().map(|(test, points)| Curve {
+                source: r.source.clone(),
+                test,
+                points: points
+                    .into_iter()
+                    .map(|(round, a)| Point {
+                        round,
+                        bytes: a.bytes,
+                        blocks: a.blocks,
+                    })
+                    .collect(),
+            })
+        })
+        .collect();
     let records: Vec<Judged> = records.into_iter().map(|(_, j)| j).collect();
     let offending = records.iter().filter(|f| f.failing).count();
     Judgement {
@@ -203,6 +223,7 @@ pub fn judge_input(input: &Input<'_>, policy: &Policy) -> Judgement {
         notes,
         more_than_baseline,
         issues,
+        curves,
         reports: reports.len(),
     }
 }

@@ -230,6 +230,10 @@ pub struct Judgement {
     pub more_than_baseline: Vec<MoreThanBaseline>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub issues: Vec<Issue>,
+    /// Per test with checkpoints: what all the sites of ours held at each
+    /// (a flat curve is a clean test).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub curves: Vec<Curve>,
     /// How many reports were judged.
     #[serde(default)]
     pub reports: usize,
@@ -274,6 +278,16 @@ pub struct Point {
     pub round: u32,
     pub bytes: u64,
     pub blocks: u64,
+}
+
+/// What every allocation site of ours held together at each checkpoint of
+/// one test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Curve {
+    /// The report (process).
+    pub source: String,
+    pub test: String,
+    pub points: Vec<Point>,
 }
 
 /// The measurements that decided a growth issue.

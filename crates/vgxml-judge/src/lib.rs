@@ -35,7 +35,7 @@ pub use fingerprint::{
 };
 pub use judge::{judge, judge_input};
 pub use judgement::{
-    BudgetOutcome, Excuse, Growth, Input, Issue, Judged, Judgement, MoreThanBaseline, Point,
+    BudgetOutcome, Curve, Excuse, Growth, Input, Issue, Judged, Judgement, MoreThanBaseline, Point,
     Policy, Rule, RunInfo,
 };
 pub use markers::{Marker, Markers};

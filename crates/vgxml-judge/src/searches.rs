@@ -42,6 +42,27 @@ pub(crate) struct Timeline<'r> {
 }
 
 impl Timeline<'_> {
+    /// Per test: the sum over the sites of ours at each checkpoint.
+    pub fn totals(&self) -> BTreeMap<String, Vec<(u32, Amount)>> {
+        self.checkpoints
+            .iter()
+            .map(|(test, points)| {
+                let sums = points
+                    .iter()
+                    .map(|(round, sites)| {
+                        let mut a = Amount::default();
+                        for s in sites.values() {
+                            a.bytes += s.bytes;
+                            a.blocks += s.blocks;
+                        }
+                        (*round, a)
+                    })
+                    .collect();
+                (test.clone(), sums)
+            })
+            .collect()
+    }
+
     /// (test, site) -> the site's amount at each checkpoint of the test
     /// (zero where it held nothing).
     pub fn series(&self) -> BTreeMap<(String, String), Vec<(u32, Amount)>> {

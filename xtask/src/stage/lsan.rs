@@ -219,6 +219,7 @@ fn findings(root: &Path, test: &str, text: &str, report_prefix: &Path) -> Vec<Fi
             bytes: i.bytes,
             blocks: i.blocks,
             detail: format!("LeakSanitizer report: {}", rel(root, report_prefix)),
+            growth: None,
         })
         .collect()
 }

@@ -69,6 +69,7 @@ pub fn run(ctx: &StageCtx<'_>) -> Result<(StageReport, BTreeMap<String, f64>)> {
                 describe_status(status),
                 log.display()
             ),
+            growth: None,
         });
     }
     report.conclude();
@@ -136,6 +137,7 @@ impl ResultRow {
                     "{:.1} bytes/iteration; per round: {:?} bytes",
                     self.bytes_per_iteration, self.growth_bytes
                 ),
+                growth: None,
             });
         }
         for (ty, n) in &self.live_leaking {
@@ -148,6 +150,7 @@ impl ResultRow {
                 bytes: None,
                 blocks: Some(*n),
                 detail: format!("sluice.live_objects()[{ty:?}] stayed {n} above its baseline"),
+                growth: None,
             });
         }
         v

@@ -191,6 +191,7 @@ pub fn run(
                 bytes: None,
                 blocks: None,
                 detail: format!("{} (log: {})", log.failure_lines(), log_path.display()),
+                growth: None,
             });
         }
     }
@@ -282,6 +283,7 @@ fn finding(i: &Issue) -> Finding {
         bytes: i.bytes,
         blocks: i.blocks,
         detail,
+        growth: i.growth.clone(),
     }
 }
 
@@ -318,6 +320,7 @@ fn valgrind_json(reports: &[Report], judgement: &Judgement, unused: usize) -> se
         "suppressed": summary.suppressed.by_name.values().sum::<u64>(),
         "diagnostics": summary.diagnostics,
         "notes": judgement.notes,
+        "curves": judgement.curves,
         "unused_suppressions": unused,
     })
 }
