@@ -14,16 +14,22 @@
 //! and `complete == false`. [`ReadError`] is only for unreadable files,
 //! input that is not Valgrind XML, and unknown protocol versions.
 
+mod annotate;
+mod cursor;
+mod decode;
+mod item;
 mod model;
-mod parse;
+mod records;
 mod report;
 mod summary;
+mod tags;
 
+pub use item::{Item, Options, ReadError};
 pub use model::{
     Amount, AnnounceThread, Args, ClientMsg, Diagnostic, ErrorRecord, ErrorSummary, FatalSignal,
     Frame, HeapSummary, Kind, LeakKind, LeakTotals, Origin, SFrame, Status, SuppCount, Suppression,
     ValgrindLeakSummary,
 };
-pub use parse::{records, records_with, Item, Options, ReadError, Records};
+pub use records::{records, records_with, Records};
 pub use report::{read, read_path, read_path_with, read_with, LeakSearch, Report, Tally};
 pub use summary::{Derived, LeakSource, ProcessSummary, Summary, Suppressed};

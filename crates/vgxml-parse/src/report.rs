@@ -1,7 +1,8 @@
 //! A whole report collected from the item stream.
 
+use crate::item::{Item, Options, ReadError};
 use crate::model::*;
-use crate::parse::{records_with, Item, Options, ReadError};
+use crate::records::records_with;
 use serde::Serialize;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
