@@ -8,8 +8,12 @@
 //! non-leak error, a fatal signal, a thread announcement) or when the loss
 //! record numbers start again ("loss record 1 of N" after "3 of 3", or a
 //! different N). Diagnostics and suppressions repeated after their error do
-//! not end a search. Markers are whatever the program printed: no harness's
-//! prefix is known here.
+//! not end a search. A protocol 6 `<leak_summary>` closes the search whose
+//! records precede it, or is a search of its own when none do (a search
+//! that showed no record). Markers are whatever the program printed: no
+//! harness's prefix is known here.
+//!
+//! Each report of a file has its own state: [`Item::Document`] switches.
 
 use crate::item::Item;
 
@@ -57,23 +61,36 @@ impl Annotator {
                 }
                 self.prev_was_leak = false;
             }
+            Item::LeakSummary(ls) => {
+                if !self.prev_was_leak {
+                    self.searches += 1;
+                }
+                ls.search = Some(self.searches.saturating_sub(1));
+                ls.final_search = self.finished;
+                ls.marker = self.marker.clone();
+                self.prev_was_leak = false;
+            }
             Item::FatalSignal(_) | Item::AnnounceThread(_) => self.prev_was_leak = false,
             _ => {}
         }
     }
 }
 
-/// An iterator adaptor that runs an [`Annotator`] over `Ok` items.
+/// An iterator adaptor that runs an [`Annotator`] per report over `Ok`
+/// items.
 pub(crate) struct Annotated<I> {
     inner: I,
-    state: Annotator,
+    /// One state per report, by index.
+    states: Vec<Annotator>,
+    current: usize,
 }
 
 impl<I> Annotated<I> {
     pub(crate) fn new(inner: I) -> Self {
         Annotated {
             inner,
-            state: Annotator::default(),
+            states: vec![Annotator::default()],
+            current: 0,
         }
     }
 
@@ -87,8 +104,15 @@ impl<E, I: Iterator<Item = Result<Item, E>>> Iterator for Annotated<I> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let mut r = self.inner.next()?;
-        if let Ok(item) = &mut r {
-            self.state.annotate(item);
+        match &mut r {
+            Ok(Item::Document { index, .. }) => {
+                self.current = *index;
+                if self.states.len() <= *index {
+                    self.states.resize_with(*index + 1, Annotator::default);
+                }
+            }
+            Ok(item) => self.states[self.current].annotate(item),
+            Err(_) => {}
         }
         Some(r)
     }
@@ -198,6 +222,81 @@ mod tests {
             leak(2, 2),
         ]);
         assert_eq!(got, vec![(None, Some(0), false), (None, Some(0), false)]);
+    }
+
+    fn summary() -> Item {
+        Item::LeakSummary(crate::model::ValgrindLeakSummary::default())
+    }
+
+    /// (search, final, marker) of every leak summary.
+    fn summaries(items: Vec<Item>) -> Vec<(Option<usize>, bool, Option<String>)> {
+        Annotated::new(items.into_iter().map(Ok::<Item, ()>))
+            .filter_map(|i| match i.unwrap() {
+                Item::LeakSummary(s) => Some((s.search, s.final_search, s.marker)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_leak_summary_closes_its_search_or_is_one() {
+        let items = vec![
+            msg("test: a\n"),
+            Item::AllHeapBlocksFreed(false),
+            leak(1, 1),
+            summary(), // closes search 0
+            msg("test: clean\n"),
+            Item::AllHeapBlocksFreed(false),
+            summary(), // a search with no records: 1
+            Item::AllHeapBlocksFreed(false),
+            leak(1, 2), // after a summary: a new search, 2
+            leak(2, 2),
+            summary(),
+            status("FINISHED"),
+            Item::HeapSummary(crate::model::HeapSummary::default()),
+            leak(1, 1), // 3, final
+            summary(),
+        ];
+        assert_eq!(
+            summaries(items.clone()),
+            vec![
+                (Some(0), false, m("test: a")),
+                (Some(1), false, m("test: clean")),
+                (Some(2), false, m("test: clean")),
+                (Some(3), true, m("test: clean")),
+            ]
+        );
+        let searches: Vec<Option<usize>> = run(items).iter().map(|g| g.1).collect();
+        assert_eq!(searches, vec![Some(0), Some(2), Some(2), Some(3)]);
+    }
+
+    #[test]
+    fn each_report_of_a_file_has_its_own_state() {
+        let items = vec![
+            msg("first report\n"),
+            status("FINISHED"),
+            leak(1, 1),
+            Item::Document {
+                index: 1,
+                offset: 100,
+                resumed: false,
+            },
+            leak(1, 1), // report 1: no marker, not final, its search 0
+            Item::Document {
+                index: 0,
+                offset: 200,
+                resumed: true,
+            },
+            leak(1, 1), // back in report 0: its own marker, final, search 1
+        ];
+        assert_eq!(
+            run(items),
+            vec![
+                (m("first report"), Some(0), true),
+                (None, Some(0), false),
+                (m("first report"), Some(1), true),
+            ]
+        );
     }
 
     #[test]

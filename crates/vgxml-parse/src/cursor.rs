@@ -6,7 +6,8 @@
 //! that stops mid-way is recognised as truncated, and so that subtrees can be
 //! skipped without being tokenised.
 
-use crate::model::parse_num;
+pub(crate) use crate::raw::Next;
+use crate::raw::{self, Src, Xml};
 use crate::tags::{tag, Tag};
 use quick_xml::events::Event;
 use std::io::{self, BufRead};
@@ -23,6 +24,9 @@ pub(crate) enum Ev {
     /// Text, CDATA or a reference; appended to the text buffer when
     /// capturing.
     Text,
+    /// An XML declaration (`<?xml ...?>`): in Valgrind output, the start of
+    /// a document.
+    Decl,
     Eof,
 }
 
@@ -33,58 +37,21 @@ pub(crate) enum Stop {
     Truncated(u64, String),
     /// Bytes that are not well-formed XML, after a valid start.
     Malformed(u64, String),
+    /// Another document starts (at the offset) inside an element of the
+    /// current one; `root` when the `<valgrindoutput>` start tag was read
+    /// (then it is open), else an XML declaration.
+    Interrupted {
+        offset: u64,
+        root: bool,
+    },
     Io(u64, io::Error),
 }
 
 pub(crate) type R<T> = Result<T, Stop>;
 
-/// The input, with room to push back a few bytes: lets [`Cursor::skip_raw`]
-/// hand a closing tag that straddled two buffer refills back to quick-xml,
-/// so that quick-xml's own stack of open elements stays balanced.
-pub(crate) struct Src<Rd> {
-    inner: Rd,
-    back: Vec<u8>,
-    pos: usize,
-}
-
-impl<Rd: BufRead> io::Read for Src<Rd> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = {
-            let avail = self.fill_buf()?;
-            let n = avail.len().min(buf.len());
-            buf[..n].copy_from_slice(&avail[..n]);
-            n
-        };
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-impl<Rd: BufRead> BufRead for Src<Rd> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if self.pos < self.back.len() {
-            Ok(&self.back[self.pos..])
-        } else {
-            self.inner.fill_buf()
-        }
-    }
-
-    fn consume(&mut self, n: usize) {
-        if self.pos < self.back.len() {
-            self.pos += n;
-            if self.pos >= self.back.len() {
-                self.back.clear();
-                self.pos = 0;
-            }
-        } else {
-            self.inner.consume(n)
-        }
-    }
-}
-
 /// The cursor: quick-xml underneath, depth and names tracked here.
 pub(crate) struct Cursor<Rd: BufRead> {
-    xml: quick_xml::Reader<Src<Rd>>,
+    xml: Xml<Rd>,
     /// Bytes skipped without quick-xml counting them.
     uncounted: u64,
     buf: Vec<u8>,
@@ -92,6 +59,46 @@ pub(crate) struct Cursor<Rd: BufRead> {
     /// Names of the open elements, concatenated, and where each starts.
     names: Vec<u8>,
     name_starts: Vec<usize>,
+    /// Input before the current quick-xml reader (see [`Cursor::restart`]).
+    base: u64,
+    /// The depth of the current document's root element: another
+    /// document starting deeper interrupts an element
+    /// ([`Stop::Interrupted`]).
+    doc_depth: usize,
+    /// Problems found on the way that do not stop reading: `(offset,
+    /// message)`, taken by the reader.
+    notes: Vec<(u64, String)>,
+    /// Searchers for the closing tags of [`RAW`] elements, built once.
+    finders: Vec<memchr::memmem::Finder<'static>>,
+}
+
+/// Elements whose content never holds CDATA, comments or their own closing
+/// tag in Valgrind output: skipped by a raw search for their closing tag.
+const RAW: [&[u8]; 4] = [b"</stack>", b"</suppression>", b"</frame>", b"</error>"];
+
+/// An XML name as Valgrind writes them (ASCII letters, digits, `_`, `-`,
+/// `.`, `:`; not starting with a digit, `-` or `.`). Names outside this are
+/// damage: `<<<<<<< HEAD` reads as a start tag named `<<<<<<`.
+fn plausible_name(name: &[u8]) -> bool {
+    match name.first() {
+        Some(c) if c.is_ascii_alphabetic() || *c == b'_' || *c == b':' || *c >= 0x80 => {}
+        _ => return false,
+    }
+    name.iter()
+        .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b':') || c >= 0x80)
+}
+
+fn new_reader<Rd: BufRead>(src: Src<Rd>) -> Xml<Rd> {
+    let mut xml = quick_xml::Reader::from_reader(src);
+    let c = xml.config_mut();
+    c.check_end_names = false; // checked here, so that subtrees can be skipped raw
+    c.check_comments = false;
+    c.allow_dangling_amp = true;
+    c.allow_unmatched_ends = true;
+    c.expand_empty_elements = false;
+    c.trim_text_start = false;
+    c.trim_text_end = false;
+    xml
 }
 
 fn resolve_ref(name: &[u8], out: &mut String) {
@@ -130,43 +137,112 @@ fn resolve_ref(name: &[u8], out: &mut String) {
 
 impl<Rd: BufRead> Cursor<Rd> {
     pub(crate) fn new(reader: Rd) -> Self {
-        let mut xml = quick_xml::Reader::from_reader(Src {
-            inner: reader,
-            back: Vec::new(),
-            pos: 0,
-        });
-        {
-            let c = xml.config_mut();
-            c.check_end_names = false; // checked here, so that subtrees can be skipped raw
-            c.check_comments = false;
-            c.allow_dangling_amp = true;
-            c.allow_unmatched_ends = true;
-            c.expand_empty_elements = false;
-            c.trim_text_start = false;
-            c.trim_text_end = false;
-        }
         Cursor {
-            xml,
+            xml: new_reader(Src::new(reader)),
             uncounted: 0,
             buf: Vec::with_capacity(4096),
             text: String::new(),
             names: Vec::with_capacity(256),
             name_starts: Vec::with_capacity(16),
+            base: 0,
+            doc_depth: 0,
+            notes: Vec::new(),
+            finders: RAW
+                .iter()
+                .map(|n| memchr::memmem::Finder::new(*n))
+                .collect(),
         }
+    }
+
+    /// A fresh quick-xml reader over the rest of the input, after a syntax
+    /// error (quick-xml reads nothing more after one). Open elements are
+    /// kept.
+    pub(crate) fn restart(&mut self) {
+        let pos = self.byte_offset();
+        let src = std::mem::replace(self.xml.get_mut(), Src::detached());
+        self.xml = new_reader(src);
+        self.base = pos;
+        self.uncounted = 0;
     }
 
     /// The byte position reached in the input.
     pub(crate) fn byte_offset(&self) -> u64 {
-        self.xml.buffer_position() + self.uncounted
+        self.base + self.xml.buffer_position() + self.uncounted
     }
 
     fn error_offset(&self) -> u64 {
-        self.xml.error_position() + self.uncounted
+        self.base + self.xml.error_position() + self.uncounted
     }
 
     /// Number of open elements.
     pub(crate) fn depth(&self) -> usize {
         self.name_starts.len()
+    }
+
+    /// Closes the open elements deeper than `depth` (their content is
+    /// abandoned).
+    pub(crate) fn truncate_depth(&mut self, depth: usize) {
+        if depth < self.name_starts.len() {
+            self.names.truncate(self.name_starts[depth]);
+            self.name_starts.truncate(depth);
+        }
+    }
+
+    /// Forgets the open elements `from..to` (0 = the outermost), keeping
+    /// those inside them open: when an outer document is abandoned while a
+    /// document written inside it goes on.
+    pub(crate) fn remove_open(&mut self, from: usize, to: usize) {
+        let to = to.min(self.name_starts.len());
+        if from >= to {
+            return;
+        }
+        let a = self.name_starts[from];
+        let b = self
+            .name_starts
+            .get(to)
+            .copied()
+            .unwrap_or(self.names.len());
+        self.names.drain(a..b);
+        self.name_starts.drain(from..to);
+        for s in &mut self.name_starts[from..] {
+            *s -= b - a;
+        }
+    }
+
+    /// Where the event just read starts (`buf` holds its markup or text).
+    pub(crate) fn last_start(&self) -> u64 {
+        self.byte_offset().saturating_sub(self.buf.len() as u64)
+    }
+
+    /// Opens an element by name, as if its start tag had been read.
+    pub(crate) fn push_name(&mut self, name: &[u8]) {
+        self.name_starts.push(self.names.len());
+        self.names.extend_from_slice(name);
+    }
+
+    /// Sets the depth of the current document's root (see [`Stop::Interrupted`]).
+    pub(crate) fn set_doc_depth(&mut self, depth: usize) {
+        self.doc_depth = depth;
+    }
+
+    /// The name of the innermost open element.
+    pub(crate) fn current_name(&self) -> String {
+        let start = self.name_starts.last().copied().unwrap_or(self.names.len());
+        String::from_utf8_lossy(&self.names[start..]).into_owned()
+    }
+
+    /// Records a problem that does not stop reading.
+    pub(crate) fn note(&mut self, offset: u64, message: String) {
+        self.notes.push((offset, message));
+    }
+
+    /// The problems noted since the last call.
+    pub(crate) fn take_notes(&mut self) -> Vec<(u64, String)> {
+        std::mem::take(&mut self.notes)
+    }
+
+    pub(crate) fn has_notes(&self) -> bool {
+        !self.notes.is_empty()
     }
 
     /// The next event; text is appended to the text buffer when `capture`.
@@ -200,25 +276,41 @@ impl<Rd: BufRead> Cursor<Rd> {
                 Event::Start(e) => {
                     let name = e.local_name();
                     let t = tag(name.as_ref().as_bytes());
+                    let full = e.name();
+                    let full = full.as_ref().as_bytes();
+                    if t == Tag::Other && !plausible_name(full) {
+                        let n = full.to_vec();
+                        return Err(self.bad_name(&n));
+                    }
+                    let depth = self.name_starts.len();
                     self.name_starts.push(self.names.len());
-                    self.names.extend_from_slice(e.name().as_ref().as_bytes());
+                    self.names.extend_from_slice(full);
+                    if t == Tag::ValgrindOutput && depth > self.doc_depth {
+                        let offset = self.start_offset();
+                        return Err(Stop::Interrupted { offset, root: true });
+                    }
                     return Ok(Ev::Open {
                         tag: t,
                         empty: false,
                     });
                 }
                 Event::Empty(e) => {
+                    let t = tag(e.local_name().as_ref().as_bytes());
+                    let full = e.name();
+                    let full = full.as_ref().as_bytes();
+                    if t == Tag::Other && !plausible_name(full) {
+                        let n = full.to_vec();
+                        return Err(self.bad_name(&n));
+                    }
                     return Ok(Ev::Open {
-                        tag: tag(e.local_name().as_ref().as_bytes()),
+                        tag: t,
                         empty: true,
-                    })
+                    });
                 }
                 Event::End(e) => {
                     let Some(start) = self.name_starts.pop() else {
-                        return Err(Stop::Malformed(
-                            self.xml.buffer_position() + self.uncounted,
-                            format!("unexpected closing tag </{}>", e.name().as_ref()),
-                        ));
+                        let msg = format!("unexpected closing tag </{}>", e.name().as_ref());
+                        return Err(Stop::Malformed(self.byte_offset(), msg));
                     };
                     if self.names[start..] != *e.name().as_ref().as_bytes() {
                         let msg = format!(
@@ -227,25 +319,50 @@ impl<Rd: BufRead> Cursor<Rd> {
                             String::from_utf8_lossy(&self.names[start..])
                         );
                         self.names.truncate(start);
-                        return Err(Stop::Malformed(
-                            self.xml.buffer_position() + self.uncounted,
-                            msg,
-                        ));
+                        return Err(Stop::Malformed(self.byte_offset(), msg));
                     }
                     self.names.truncate(start);
                     return Ok(Ev::Close);
                 }
                 Event::Text(t) => {
-                    if capture {
+                    let len = t.len() as u64;
+                    // NUL is never XML: the hole a file leaves when another
+                    // process truncates it and writes again from the start.
+                    let nul = memchr::memchr(0, t.as_bytes());
+                    let stray = nul.is_none()
+                        && !capture
+                        && self.name_starts.len() <= 1
+                        && t.bytes().any(|b| !b.is_ascii_whitespace());
+                    let (shown, lead): (String, u64) = if stray {
+                        let lead = t.len() - t.trim_start().len();
+                        (t.trim().chars().take(40).collect(), lead as u64)
+                    } else {
+                        (String::new(), 0)
+                    };
+                    if capture && nul.is_none() {
                         self.text.push_str(&t);
-                    } else if self.name_starts.is_empty() {
-                        // Stray text before the root: not what we think it is.
-                        if t.bytes().any(|b| !b.is_ascii_whitespace()) {
+                    }
+                    if let Some(i) = nul {
+                        let at = self.byte_offset() - len + i as u64;
+                        return Err(Stop::Malformed(
+                            at,
+                            "NUL bytes (the file was truncated and written again, \
+                             typically by another process writing to the same file)"
+                                .into(),
+                        ));
+                    }
+                    if stray {
+                        if self.name_starts.is_empty() {
+                            // Stray text before the root: not what we think it is.
                             return Err(Stop::Malformed(
-                                self.xml.buffer_position() + self.uncounted,
+                                self.byte_offset(),
                                 "text outside any element".into(),
                             ));
                         }
+                        // Text directly in the document element, where
+                        // Valgrind writes only elements.
+                        let at = self.byte_offset() - len + lead;
+                        self.note(at, format!("text outside any element ignored: {shown:?}"));
                     }
                     return Ok(Ev::Text);
                 }
@@ -262,9 +379,32 @@ impl<Rd: BufRead> Cursor<Rd> {
                     return Ok(Ev::Text);
                 }
                 Event::Eof => return Ok(Ev::Eof),
-                Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => continue,
+                Event::Decl(_) => {
+                    if self.name_starts.len() > self.doc_depth {
+                        let offset = self.start_offset();
+                        return Err(Stop::Interrupted {
+                            offset,
+                            root: false,
+                        });
+                    }
+                    return Ok(Ev::Decl);
+                }
+                Event::Comment(_) | Event::PI(_) | Event::DocType(_) => continue,
             }
         }
+    }
+
+    /// Where the markup just read starts (its `<`): `buf` holds it whole.
+    fn start_offset(&self) -> u64 {
+        self.byte_offset().saturating_sub(self.buf.len() as u64)
+    }
+
+    fn bad_name(&self, name: &[u8]) -> Stop {
+        let shown: String = String::from_utf8_lossy(name).chars().take(40).collect();
+        Stop::Malformed(
+            self.start_offset(),
+            format!("<{shown}...> is not an element name (damage, e.g. a merge-conflict marker)"),
+        )
     }
 
     /// The stop for an input that ends inside an element.
@@ -275,20 +415,7 @@ impl<Rd: BufRead> Cursor<Rd> {
     /// Skips the rest of the element just opened (depth already counted).
     pub(crate) fn skip(&mut self) -> R<()> {
         let target = self.depth().saturating_sub(1);
-        // Fast path: elements whose content never holds CDATA or comments in
-        // Valgrind output: search the raw bytes for the closing tag.
-        let start = *self.name_starts.last().unwrap_or(&0);
-        let name = &self.names[start..];
-        if matches!(name, b"stack" | b"suppression" | b"frame") {
-            let mut needle = [0u8; 16];
-            needle[0] = b'<';
-            needle[1] = b'/';
-            needle[2..2 + name.len()].copy_from_slice(name);
-            needle[2 + name.len()] = b'>';
-            let n = name.len() + 3;
-            // Stops just before the closing tag, which is then read as an event.
-            self.skip_raw(&needle[..n])?;
-        }
+        self.skip_rest_raw()?;
         while self.depth() > target {
             if self.ev(false)? == Ev::Eof {
                 return Err(self.truncated());
@@ -297,58 +424,51 @@ impl<Rd: BufRead> Cursor<Rd> {
         Ok(())
     }
 
-    /// Consumes input up to (not including) `needle`, which starts with `<`
-    /// and holds no other `<`, so it cannot overlap itself.
-    fn skip_raw(&mut self, needle: &[u8]) -> R<()> {
-        let finder = memchr::memmem::Finder::new(needle);
-        // bytes of needle matched at the end of the previous chunk (consumed
-        // without being counted)
-        let mut matched = 0usize;
-        loop {
-            let pos = self.byte_offset();
-            let chunk = match self.xml.get_mut().fill_buf() {
-                Ok(c) => c,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Stop::Io(pos, e)),
-            };
-            if chunk.is_empty() {
-                self.uncounted += matched as u64;
-                return Err(Stop::Truncated(
-                    self.byte_offset(),
-                    "input ends inside an element".into(),
-                ));
-            }
-            if matched > 0 {
-                let rest = &needle[matched..];
-                let k = rest.len().min(chunk.len());
-                if chunk[..k] == rest[..k] {
-                    self.xml.get_mut().consume(k);
-                    matched += k;
-                    if matched == needle.len() {
-                        // hand the whole closing tag back to quick-xml
-                        let src = self.xml.get_mut();
-                        src.back.clear();
-                        src.back.extend_from_slice(needle);
-                        src.pos = 0;
-                        return Ok(());
-                    }
-                    continue;
-                }
-                self.uncounted += matched as u64;
-            }
-            let len = chunk.len();
-            if let Some(i) = finder.find(chunk) {
-                self.xml.stream().consume(i);
-                return Ok(());
-            }
-            // Longest suffix of chunk that is a prefix of needle.
-            let mut m = (needle.len() - 1).min(len);
-            while m > 0 && chunk[len - m..] != needle[..m] {
-                m -= 1;
-            }
-            self.xml.stream().consume(len - m);
-            self.xml.get_mut().consume(m);
-            matched = m;
+    /// For the [`RAW`] elements: consumes the rest of the innermost open
+    /// element up to (not including) its closing tag, which is then read as
+    /// an event. Does nothing for other elements.
+    pub(crate) fn skip_rest_raw(&mut self) -> R<()> {
+        let start = *self.name_starts.last().unwrap_or(&0);
+        let name = &self.names[start..];
+        let Some(i) = RAW.iter().position(|n| &n[2..n.len() - 1] == name) else {
+            return Ok(());
+        };
+        self.skip_raw(i)
+    }
+
+    /// Consumes input up to (not including) the closing tag `RAW[which]`.
+    fn skip_raw(&mut self, which: usize) -> R<()> {
+        let pos = self.byte_offset();
+        match raw::skip_to(
+            &mut self.xml,
+            &mut self.uncounted,
+            &self.finders[which],
+            RAW[which],
+        ) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Stop::Truncated(
+                self.byte_offset(),
+                "input ends inside an element".into(),
+            )),
+            Err(e) => Err(Stop::Io(pos, e)),
+        }
+    }
+
+    /// Consumes blank text. Returns false at the end of the input.
+    pub(crate) fn skip_blank(&mut self) -> R<bool> {
+        let pos = self.byte_offset();
+        raw::skip_blank(&mut self.xml).map_err(|e| Stop::Io(pos, e))
+    }
+
+    /// Consumes input up to the start of the next document (see
+    /// [`raw::skip_to_document`]); `CutStart` holds the offset of the cut
+    /// start.
+    pub(crate) fn skip_to_document(&mut self, first: &mut Vec<u8>) -> R<Next> {
+        let pos = self.byte_offset();
+        match raw::skip_to_document(&mut self.xml, &mut self.uncounted, first) {
+            Ok(Next::CutStart(n)) => Ok(Next::CutStart(self.byte_offset() - n)),
+            Ok(n) => Ok(n),
+            Err(e) => Err(Stop::Io(pos, e)),
         }
     }
 
@@ -368,23 +488,6 @@ impl<Rd: BufRead> Cursor<Rd> {
             }
         }
         Ok(std::mem::take(&mut self.text))
-    }
-
-    /// The element's text as an unsigned number (thousands separators
-    /// allowed), `None` when it is not one.
-    pub(crate) fn num_of(&mut self, empty: bool) -> R<Option<u64>> {
-        let t = self.text_of(empty)?;
-        Ok(parse_num(&t))
-    }
-
-    /// The element's text as a signed number.
-    pub(crate) fn inum_of(&mut self, empty: bool) -> R<Option<i64>> {
-        let t = self.text_of(empty)?;
-        let t = t.trim();
-        Ok(match t.strip_prefix('-') {
-            Some(r) => parse_num(r).and_then(|v| i64::try_from(v).ok()).map(|v| -v),
-            None => parse_num(t).and_then(|v| i64::try_from(v).ok()),
-        })
     }
 
     /// Calls `f` for each child element of the element just opened, until
@@ -409,7 +512,7 @@ impl<Rd: BufRead> Cursor<Rd> {
                     }
                 }
                 Ev::Close if self.depth() == target => return Ok(()),
-                Ev::Close | Ev::Text => {}
+                Ev::Close | Ev::Text | Ev::Decl => {}
                 Ev::Eof => return Err(self.truncated()),
             }
         }

@@ -1,203 +1,154 @@
-//! The element decoders: one function per Valgrind XML element, each
-//! naming only the children it reads (the cursor skips the others).
+//! The element decoders of the report body: one per Valgrind XML element
+//! (the `<error>` ones in [`crate::errors`]), each naming only the children
+//! it reads (the cursor skips the others).
 
 use crate::cursor::{Cursor, R};
+use crate::errors::{error, stack, suppression};
 use crate::item::{Item, Options};
 use crate::model::*;
 use crate::tags::Tag;
+use crate::values::{inum, num, shown};
 use std::io::BufRead;
 
-fn frame<Rd: BufRead>(x: &mut Cursor<Rd>, empty: bool) -> R<Frame> {
-    let mut fr = Frame::default();
-    x.children(empty, |x, t, e| {
-        match t {
-            Tag::Ip => fr.ip = Some(x.text_of(e)?.trim().to_string()),
-            Tag::Obj => fr.obj = Some(x.text_of(e)?),
-            Tag::Fn => fr.func = Some(x.text_of(e)?),
-            Tag::Dir => fr.dir = Some(x.text_of(e)?),
-            Tag::File => fr.file = Some(x.text_of(e)?),
-            Tag::Line => fr.line = x.num_of(e)?.and_then(|v| u32::try_from(v).ok()),
-            _ => {}
-        }
-        Ok(())
-    })?;
-    Ok(fr)
-}
-
-/// `<stack>`: its frames, or nothing (skipped) without [`Options::stacks`].
-fn stack<Rd: BufRead>(x: &mut Cursor<Rd>, o: Options, empty: bool) -> R<Vec<Frame>> {
-    let mut frames = Vec::new();
-    if !o.stacks {
-        if !empty {
-            x.skip()?;
-        }
-        return Ok(frames);
-    }
-    x.children(empty, |x, t, e| {
-        if t == Tag::Frame {
-            frames.push(frame(x, e)?);
-        }
-        Ok(())
-    })?;
-    Ok(frames)
-}
-
-/// `<suppression>`, or `None` (skipped) without [`Options::suppressions`].
-fn suppression<Rd: BufRead>(x: &mut Cursor<Rd>, o: Options, empty: bool) -> R<Option<Suppression>> {
-    if !o.suppressions {
-        if !empty {
-            x.skip()?;
-        }
-        return Ok(None);
-    }
-    let mut sp = Suppression::default();
-    x.children(empty, |x, t, e| {
-        match t {
-            Tag::SName => sp.name = x.text_of(e)?,
-            Tag::SKind => sp.kind = x.text_of(e)?,
-            Tag::SKAux => sp.aux = Some(x.text_of(e)?),
-            Tag::SFrame => x.children(e, |x, t, e| {
-                match t {
-                    Tag::Obj => sp.frames.push(SFrame::Obj(x.text_of(e)?)),
-                    Tag::Fun => sp.frames.push(SFrame::Fun(x.text_of(e)?)),
-                    _ => {}
-                }
-                Ok(())
-            })?,
-            Tag::RawText => {
-                let raw = x.text_of(e)?;
-                sp.rawtext = raw.trim().to_string();
-                sp.rawtext.push('\n');
-            }
-            _ => {}
-        }
-        Ok(())
-    })?;
-    Ok(Some(sp))
-}
-
-/// `<xwhat>` / `<xauxwhat>`: the text, and the extra fields into `rec`.
-fn xwhat<Rd: BufRead>(x: &mut Cursor<Rd>, empty: bool, rec: &mut ErrorRecord) -> R<String> {
-    let mut text = String::new();
-    x.children(empty, |x, t, e| {
-        match t {
-            Tag::Text => text = x.text_of(e)?,
-            Tag::LeakedBytes => rec.leaked_bytes = x.num_of(e)?,
-            Tag::LeakedBlocks => rec.leaked_blocks = x.num_of(e)?,
-            Tag::HThreadId => {
-                if let Some(v) = x.num_of(e)? {
-                    rec.hthreadids.push(v)
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    })?;
-    Ok(text)
-}
-
-/// `<error>`, which started at byte `offset`.
-fn error<Rd: BufRead>(x: &mut Cursor<Rd>, o: Options, empty: bool, offset: u64) -> R<ErrorRecord> {
-    let mut rec = ErrorRecord::new(offset);
-    let mut seen_stack = false;
-    x.children(empty, |x, t, e| {
-        match t {
-            Tag::Unique => rec.unique = x.text_of(e)?.trim().to_string(),
-            Tag::Tid => rec.tid = x.num_of(e)?,
-            Tag::ThreadName => rec.thread_name = Some(x.text_of(e)?),
-            Tag::Kind => rec.kind = Kind::parse(x.text_of(e)?.trim()),
-            Tag::What | Tag::XWhat | Tag::AuxWhat | Tag::XAuxWhat => {
-                let text = if matches!(t, Tag::What | Tag::AuxWhat) {
-                    x.text_of(e)?
-                } else {
-                    // xauxwhat may carry file/line/dir: not kept apart from the text.
-                    let mut tmp = ErrorRecord::new(0);
-                    let target: &mut ErrorRecord =
-                        if t == Tag::XWhat { &mut rec } else { &mut tmp };
-                    xwhat(x, e, target)?
-                };
-                let primary = matches!(t, Tag::What | Tag::XWhat) && !seen_stack;
-                if primary {
-                    if rec.what.is_empty() && rec.what2.is_none() {
-                        rec.what = text;
-                    } else {
-                        rec.what2 = Some(text);
-                    }
-                } else {
-                    rec.aux.push((text, Vec::new()));
-                }
-            }
-            Tag::Stack => {
-                let st = stack(x, o, e)?;
-                if !seen_stack {
-                    seen_stack = true;
-                    rec.stack = st;
-                } else {
-                    match rec.aux.last_mut() {
-                        Some((_, frames)) if frames.is_empty() => *frames = st,
-                        _ => rec.aux.push((String::new(), st)),
-                    }
-                }
-            }
-            Tag::Suppression => rec.suppression = suppression(x, o, e)?,
-            Tag::Fd => rec.fd = x.inum_of(e)?,
-            Tag::Path => rec.path = Some(x.text_of(e)?),
-            _ => {}
-        }
-        Ok(())
-    })?;
-    rec.origin = rec
-        .aux
-        .iter()
-        .find(|(w, _)| w.starts_with("Uninitialised value was created"))
-        .map(|(w, st)| Origin {
-            what: w.clone(),
-            stack: st.clone(),
-        });
-    if rec.is_leak() {
-        rec.loss_record = parse_loss_record(&rec.what);
-    }
-    Ok(rec)
-}
-
-/// Bytes and blocks (`<blocks>` or `<in_blocks>`); `None` unless both.
-fn amount<Rd: BufRead>(x: &mut Cursor<Rd>, empty: bool) -> R<Option<Amount>> {
+/// Bytes and blocks (`<blocks>` or `<in_blocks>`), each possibly with the
+/// delta of an added leak search (`48 (+48)`); `None` unless both.
+fn amount_delta<Rd: BufRead>(
+    x: &mut Cursor<Rd>,
+    empty: bool,
+) -> R<(Option<Amount>, Option<AmountDelta>)> {
+    let outer = x.current_name();
+    let at = x.byte_offset();
     let mut bytes = None;
     let mut blocks = None;
     x.children(empty, |x, t, e| {
-        match t {
-            Tag::Bytes => bytes = x.num_of(e)?,
-            Tag::Blocks | Tag::InBlocks => blocks = x.num_of(e)?,
-            _ => {}
+        let slot = match t {
+            Tag::Bytes => &mut bytes,
+            Tag::Blocks | Tag::InBlocks => &mut blocks,
+            _ => return Ok(()),
+        };
+        let name = x.current_name();
+        let at = x.byte_offset();
+        let text = x.text_of(e)?;
+        match parse_num_delta(&text) {
+            Some(v) => *slot = Some(v),
+            None => x.note(
+                at,
+                format!(
+                    "<{name}> in <{outer}> is not a number: {:?}; not read",
+                    shown(&text)
+                ),
+            ),
         }
         Ok(())
     })?;
     Ok(match (bytes, blocks) {
-        (Some(bytes), Some(blocks)) => Some(Amount { bytes, blocks }),
-        _ => None,
+        (Some((bytes, db)), Some((blocks, dk))) => (
+            Some(Amount { bytes, blocks }),
+            match (db, dk) {
+                (Some(bytes), Some(blocks)) => Some(AmountDelta { bytes, blocks }),
+                _ => None,
+            },
+        ),
+        _ => {
+            if bytes.is_none() && blocks.is_none() {
+                x.note(at, format!("<{outer}> holds no bytes and blocks; not read"));
+            } else {
+                x.note(
+                    at,
+                    format!("<{outer}> lacks its bytes or its blocks; not read"),
+                );
+            }
+            (None, None)
+        }
     })
 }
 
-/// `<errorcounts>` / `<suppcounts>`: `(unique or name, count)` pairs.
+fn amount<Rd: BufRead>(x: &mut Cursor<Rd>, empty: bool) -> R<Option<Amount>> {
+    Ok(amount_delta(x, empty)?.0)
+}
+
+/// `<errorcounts>` / `<suppcounts>`: `(unique or name, count)` pairs. A
+/// count that is not a number reads as 1 (Valgrind lists only counts above
+/// 0), with a note.
 fn pairs<Rd: BufRead>(x: &mut Cursor<Rd>, empty: bool) -> R<Vec<(String, u64)>> {
     let mut pairs: Vec<(String, u64)> = Vec::new();
     x.children(empty, |x, t, e| {
         if t != Tag::Pair {
             return Ok(());
         }
-        let (mut count, mut name) = (0u64, String::new());
+        let at = x.last_start();
+        let (mut count, mut name) = (None, None);
+        let mut bad_count = None;
         x.children(e, |x, t, e| {
             match t {
-                Tag::Count => count = x.num_of(e)?.unwrap_or(0),
-                Tag::Unique | Tag::Name => name = x.text_of(e)?.trim().to_string(),
+                Tag::Count => {
+                    let text = x.text_of(e)?;
+                    count = parse_num(&text);
+                    if count.is_none() {
+                        bad_count = Some(text);
+                    }
+                }
+                Tag::Unique | Tag::Name => name = Some(x.text_of(e)?.trim().to_string()),
                 _ => {}
             }
             Ok(())
         })?;
+        let Some(name) = name else {
+            x.note(at, "<pair> without <unique> or <name>; ignored".to_string());
+            return Ok(());
+        };
+        let count = match (count, bad_count) {
+            (Some(c), _) => c,
+            (None, Some(text)) => {
+                x.note(
+                    at,
+                    format!(
+                        "<count> of {name} is not a number: {:?}; read as at least 1 (Valgrind lists only counts above 0)",
+                        shown(&text)
+                    ),
+                );
+                1
+            }
+            (None, None) => {
+                x.note(
+                    at,
+                    format!("<pair> of {name} without <count>; read as at least 1"),
+                );
+                1
+            }
+        };
         pairs.push((name, count));
         Ok(())
     })?;
     Ok(pairs)
+}
+
+/// [`pairs`] of `<errorcounts>`: each error appears once in a block; a
+/// second pair for the same `<unique>` is noted (both are kept, the last
+/// counts, as a later block would).
+fn error_counts<Rd: BufRead>(
+    x: &mut Cursor<Rd>,
+    empty: bool,
+    offset: u64,
+) -> R<Vec<(String, u64)>> {
+    let p = pairs(x, empty)?;
+    let mut seen: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+    let mut dups = Vec::new();
+    for (u, c) in &p {
+        if let Some(prev) = seen.insert(u.as_str(), *c) {
+            dups.push(format!("{u} (counts {prev} and {c})"));
+        }
+    }
+    if !dups.is_empty() {
+        x.note(
+            offset,
+            format!(
+                "<errorcounts> names the same <unique> twice: {}; the last count is used",
+                dups.join(", ")
+            ),
+        );
+    }
+    Ok(p)
 }
 
 /// Reads one element of the report body (its start tag just read, at byte
@@ -220,11 +171,11 @@ pub(crate) fn top<Rd: BufRead>(
             })?;
             Item::Preamble(lines)
         }
-        Tag::Pid => match x.num_of(empty)? {
+        Tag::Pid => match num(x, empty)? {
             Some(v) => Item::Pid(v),
             None => return Ok(None),
         },
-        Tag::Ppid => match x.num_of(empty)? {
+        Tag::Ppid => match num(x, empty)? {
             Some(v) => Item::Ppid(v),
             None => return Ok(None),
         },
@@ -280,7 +231,7 @@ pub(crate) fn top<Rd: BufRead>(
             let mut m = ClientMsg::default();
             x.children(empty, |x, t, e| {
                 match t {
-                    Tag::Tid => m.tid = x.num_of(e)?,
+                    Tag::Tid => m.tid = num(x, e)?,
                     Tag::Text => m.text = x.text_of(e)?,
                     Tag::Stack => m.stack = stack(x, o, e)?,
                     _ => {}
@@ -290,7 +241,7 @@ pub(crate) fn top<Rd: BufRead>(
             Item::ClientMsg(m)
         }
         Tag::Error => Item::Error(Box::new(error(x, o, empty, offset)?)),
-        Tag::ErrorCounts => Item::ErrorCounts(pairs(x, empty)?),
+        Tag::ErrorCounts => Item::ErrorCounts(error_counts(x, empty, offset)?),
         Tag::SuppCounts => Item::SuppCounts(
             pairs(x, empty)?
                 .into_iter()
@@ -305,7 +256,7 @@ pub(crate) fn top<Rd: BufRead>(
             let mut a = AnnounceThread::default();
             x.children(empty, |x, t, e| {
                 match t {
-                    Tag::HThreadId => a.hthreadid = x.num_of(e)?,
+                    Tag::HThreadId => a.hthreadid = num(x, e)?,
                     Tag::Stack => a.stack = stack(x, o, e)?,
                     _ => {}
                 }
@@ -317,10 +268,10 @@ pub(crate) fn top<Rd: BufRead>(
             let mut f = FatalSignal::default();
             x.children(empty, |x, t, e| {
                 match t {
-                    Tag::Tid => f.tid = x.num_of(e)?,
-                    Tag::Signo => f.signo = x.inum_of(e)?,
+                    Tag::Tid => f.tid = num(x, e)?,
+                    Tag::Signo => f.signo = inum(x, e)?,
                     Tag::Signame => f.signame = Some(x.text_of(e)?.trim().to_string()),
-                    Tag::Sicode => f.sicode = x.inum_of(e)?,
+                    Tag::Sicode => f.sicode = inum(x, e)?,
                     Tag::Event => f.event = Some(x.text_of(e)?.trim().to_string()),
                     Tag::Siaddr => f.siaddr = Some(x.text_of(e)?.trim().to_string()),
                     Tag::Stack => f.stack = stack(x, o, e)?,
@@ -334,10 +285,10 @@ pub(crate) fn top<Rd: BufRead>(
             let mut es = ErrorSummary::default();
             x.children(empty, |x, t, e| {
                 match t {
-                    Tag::Errors => es.errors = x.num_of(e)?,
-                    Tag::ErrorContexts => es.error_contexts = x.num_of(e)?,
-                    Tag::Suppressed => es.suppressed = x.num_of(e)?,
-                    Tag::SuppressedContexts => es.suppressed_contexts = x.num_of(e)?,
+                    Tag::Errors => es.errors = num(x, e)?,
+                    Tag::ErrorContexts => es.error_contexts = num(x, e)?,
+                    Tag::Suppressed => es.suppressed = num(x, e)?,
+                    Tag::SuppressedContexts => es.suppressed_contexts = num(x, e)?,
                     _ => {}
                 }
                 Ok(())
@@ -351,9 +302,9 @@ pub(crate) fn top<Rd: BufRead>(
                     Tag::MemoryInUseAtExit => hs.in_use_at_exit = amount(x, e)?,
                     Tag::TotalHeapUsage => x.children(e, |x, t, e| {
                         match t {
-                            Tag::Allocs => hs.allocs = x.num_of(e)?,
-                            Tag::Frees => hs.frees = x.num_of(e)?,
-                            Tag::BytesAllocated => hs.bytes_allocated = x.num_of(e)?,
+                            Tag::Allocs => hs.allocs = num(x, e)?,
+                            Tag::Frees => hs.frees = num(x, e)?,
+                            Tag::BytesAllocated => hs.bytes_allocated = num(x, e)?,
                             _ => {}
                         }
                         Ok(())
@@ -364,24 +315,57 @@ pub(crate) fn top<Rd: BufRead>(
             })?;
             Item::HeapSummary(hs)
         }
-        Tag::AllHeapBlocksFreed => match x.text_of(empty)?.trim() {
-            "true" | "yes" | "1" => Item::AllHeapBlocksFreed(true),
-            "false" | "no" | "0" => Item::AllHeapBlocksFreed(false),
-            _ => return Ok(None),
-        },
+        Tag::AllHeapBlocksFreed => {
+            let at = x.byte_offset();
+            let text = x.text_of(empty)?;
+            match text.trim() {
+                "true" | "yes" | "1" => Item::AllHeapBlocksFreed(true),
+                "false" | "no" | "0" => Item::AllHeapBlocksFreed(false),
+                other => {
+                    x.note(
+                        at,
+                        format!(
+                            "<all_heap_blocks_freed> is neither true nor false: {:?}; not read",
+                            shown(other)
+                        ),
+                    );
+                    return Ok(None);
+                }
+            }
+        }
         Tag::LeakSummary => {
-            let mut ls = ValgrindLeakSummary::default();
+            let mut ls = ValgrindLeakSummary {
+                offset: Some(offset),
+                ..ValgrindLeakSummary::default()
+            };
             x.children(empty, |x, t, e| {
-                match t {
-                    Tag::DefinitelyLost => ls.totals.definitely_lost = amount(x, e)?,
-                    Tag::IndirectlyLost => ls.totals.indirectly_lost = amount(x, e)?,
-                    Tag::PossiblyLost => ls.totals.possibly_lost = amount(x, e)?,
-                    Tag::StillReachable => ls.totals.still_reachable = amount(x, e)?,
-                    Tag::Suppressed => ls.suppressed = amount(x, e)?,
-                    _ => {}
+                let kind = match t {
+                    Tag::DefinitelyLost => Some(LeakKind::DefinitelyLost),
+                    Tag::IndirectlyLost => Some(LeakKind::IndirectlyLost),
+                    Tag::PossiblyLost => Some(LeakKind::PossiblyLost),
+                    Tag::StillReachable => Some(LeakKind::StillReachable),
+                    Tag::Suppressed => None,
+                    _ => return Ok(()),
+                };
+                let (a, d) = amount_delta(x, e)?;
+                match kind {
+                    Some(k) => {
+                        ls.totals.set(k, a);
+                        ls.deltas.set(k, d);
+                    }
+                    None => {
+                        ls.suppressed = a;
+                        ls.deltas.suppressed = d;
+                    }
                 }
                 Ok(())
             })?;
+            if ls.has_no_kinds() {
+                x.note(
+                    offset,
+                    "<leak_summary> holds no leak kind (<definitely_lost>, ...): Valgrind's totals cannot be read from it".to_string(),
+                );
+            }
             Item::LeakSummary(ls)
         }
         _ => {

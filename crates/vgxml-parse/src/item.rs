@@ -2,12 +2,15 @@
 //! ([`Item`]), what it keeps ([`Options`]) and why it stops ([`ReadError`]).
 
 use crate::model::*;
+use crate::state::{ReportState, Stray};
 use serde::Serialize;
 use std::io;
 
 /// Errors that stop reading a file. Truncation and malformed content after a
 /// valid start are *not* errors: they end the report with
-/// `complete == false` and a [`Diagnostic`].
+/// `complete == false`, a [`ReportState`] and a [`Diagnostic`].
+/// [`read_input`](crate::read_input) returns bad input as an
+/// [`InputState`](crate::InputState) instead, and fails only on I/O.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     #[error("{file}: byte {offset}: cannot read: {error}")]
@@ -32,6 +35,14 @@ pub enum ReadError {
         offset: u64,
         version: String,
     },
+    /// [`read`](crate::read) and its siblings return one report; this file
+    /// holds several (several runs or processes wrote to it): read it with
+    /// [`read_input`](crate::read_input).
+    #[error(
+        "{file}: holds {count} Valgrind reports (several runs or processes wrote to it): \
+         read it with read_input, which returns every report"
+    )]
+    SeveralReports { file: String, count: usize },
 }
 
 /// What to keep while reading.
@@ -83,6 +94,11 @@ impl Options {
 }
 
 /// One piece of a report, yielded as soon as it is parsed.
+///
+/// A file may hold several reports: the items of the first come first;
+/// [`Item::Document`] says when the following items belong to another one
+/// (a report that starts, or one that resumes after a report written
+/// inside it ended), and [`Item::End`] ends the current one.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]
 pub enum Item {
@@ -113,9 +129,26 @@ pub enum Item {
     AllHeapBlocksFreed(bool),
     LeakSummary(ValgrindLeakSummary),
     Diagnostic(Diagnostic),
-    /// Always the last item: `complete` is true only when the closing
-    /// `</valgrindoutput>` was read.
+    /// The items that follow belong to report `index` of the file (0-based,
+    /// in the order the reports start). Never yielded before the items of
+    /// the first report, so a file with one report has none. `offset` is
+    /// where the report starts, or where it resumes (`resumed`: a report
+    /// written inside it, by a child process sharing its output, ended).
+    Document {
+        index: usize,
+        offset: u64,
+        resumed: bool,
+    },
+    /// Bytes that belong to no report (a [`Diagnostic`] says what they
+    /// look like).
+    Stray(Stray),
+    /// Ends the current report: `complete` is true only when its closing
+    /// `</valgrindoutput>` was read; `state` says how it ended otherwise.
+    /// The last item of a file is an `End`, or the `Stray` (and
+    /// `Diagnostic`) of bytes after the last report.
     End {
         complete: bool,
+        #[serde(skip_serializing_if = "ReportState::is_complete")]
+        state: ReportState,
     },
 }

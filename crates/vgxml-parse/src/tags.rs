@@ -86,6 +86,14 @@ pub(crate) enum Tag {
     StillReachable,
     Fd,
     Path,
+    // DRD's elements holding an auxiliary stack
+    FirstObservedAt,
+    AllocationContext,
+    OtherSegmentStart,
+    OtherSegmentEnd,
+    ConflWaitCall,
+    AcquiredAt,
+    Address,
     Other,
 }
 
@@ -175,6 +183,13 @@ pub(crate) fn tag(name: &[u8]) -> Tag {
         b"still_reachable" => StillReachable,
         b"fd" => Fd,
         b"path" => Path,
+        b"first_observed_at" => FirstObservedAt,
+        b"allocation_context" => AllocationContext,
+        b"other_segment_start" => OtherSegmentStart,
+        b"other_segment_end" => OtherSegmentEnd,
+        b"confl_wait_call" => ConflWaitCall,
+        b"acquired_at" => AcquiredAt,
+        b"address" => Address,
         _ => Other,
     }
 }

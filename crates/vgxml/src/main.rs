@@ -680,7 +680,7 @@ fn dump_records(cli: &Cli, out: &mut dyn Write) -> Result<u8> {
         let reader = io::BufReader::with_capacity(1 << 20, file);
         for item in records_with(reader, &name, Options::full()) {
             let item = item?;
-            if let vgxml_parse::Item::End { complete: c } = item {
+            if let vgxml_parse::Item::End { complete: c, .. } = item {
                 complete &= c;
             }
             serde_json::to_writer(&mut *out, &item)?;

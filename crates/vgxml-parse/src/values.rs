@@ -1,0 +1,51 @@
+//! Element texts read as values: numbers, with a note (the byte offset
+//! and the text) when the text is not one, never a silent 0.
+
+use crate::cursor::{Cursor, R};
+use crate::model::parse_num;
+use std::io::BufRead;
+
+/// At most 40 characters of a text, for messages.
+pub(crate) fn shown(t: &str) -> String {
+    let t = t.trim();
+    let mut s: String = t.chars().take(40).collect();
+    if s.len() < t.len() {
+        s.push_str("...");
+    }
+    s
+}
+
+/// The element's text as a number. A text that is not one is noted (with
+/// its offset) and read as `None`, never as 0.
+pub(crate) fn num<Rd: BufRead>(x: &mut Cursor<Rd>, empty: bool) -> R<Option<u64>> {
+    let name = x.current_name();
+    let at = x.byte_offset();
+    let t = x.text_of(empty)?;
+    let v = parse_num(&t);
+    if v.is_none() {
+        x.note(
+            at,
+            format!("<{name}> is not a number: {:?}; not read", shown(&t)),
+        );
+    }
+    Ok(v)
+}
+
+/// [`num`] for signed numbers.
+pub(crate) fn inum<Rd: BufRead>(x: &mut Cursor<Rd>, empty: bool) -> R<Option<i64>> {
+    let name = x.current_name();
+    let at = x.byte_offset();
+    let t = x.text_of(empty)?;
+    let s = t.trim();
+    let v = match s.strip_prefix('-') {
+        Some(r) => parse_num(r).and_then(|v| i64::try_from(v).ok()).map(|v| -v),
+        None => parse_num(s).and_then(|v| i64::try_from(v).ok()),
+    };
+    if v.is_none() {
+        x.note(
+            at,
+            format!("<{name}> is not a number: {:?}; not read", shown(&t)),
+        );
+    }
+    Ok(v)
+}
