@@ -176,6 +176,9 @@ pub(crate) fn error<Rd: BufRead>(
     let mut seen_stack = false;
     let mut seen_kind = false;
     let mut seen_unique = false;
+    // Options::totals: once the kind, the unique and (loss records) the
+    // text and sizes are read, the rest is skipped raw
+    let lean = o.is_lean();
     // the last aux part is a text still waiting for its stack
     let mut wants_stack = false;
     x.children(empty, |x, t, e| {
@@ -277,6 +280,13 @@ pub(crate) fn error<Rd: BufRead>(
                 }
             }
             _ => {}
+        }
+        if lean
+            && seen_kind
+            && seen_unique
+            && (rec.kind.leak_kind().is_none() || !rec.what.is_empty())
+        {
+            x.skip_rest_raw()?;
         }
         Ok(())
     })?;

@@ -83,13 +83,20 @@ impl Options {
         }
     }
     /// Only what [`Summary`](crate::Summary) needs: fast, and constant
-    /// memory (records are tallied, not kept).
+    /// memory (records are tallied, not kept). The records streamed carry
+    /// only their kind, unique id and, for loss records, the primary text
+    /// and sizes: the rest of each `<error>` is skipped unread.
     pub fn totals() -> Self {
         Options {
             stacks: false,
             suppressions: false,
             collect_errors: false,
         }
+    }
+
+    /// [`Options::totals`]: records are read only as far as the totals need.
+    pub(crate) fn is_lean(&self) -> bool {
+        !self.stacks && !self.suppressions && !self.collect_errors
     }
 }
 
