@@ -85,7 +85,9 @@ impl Options {
     /// Only what [`Summary`](crate::Summary) needs: fast, and constant
     /// memory (records are tallied, not kept). The records streamed carry
     /// only their kind, unique id and, for loss records, the primary text
-    /// and sizes: the rest of each `<error>` is skipped unread.
+    /// and sizes: the rest of each `<error>` is skipped unread (as stacks
+    /// are without [`Options::stacks`]), so damage or another process's
+    /// report written into the middle of a skipped part goes unseen.
     pub fn totals() -> Self {
         Options {
             stacks: false,
