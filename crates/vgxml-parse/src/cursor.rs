@@ -56,6 +56,8 @@ pub(crate) struct Cursor<Rd: BufRead> {
     uncounted: u64,
     buf: Vec<u8>,
     text: String,
+    /// The name of the element whose text is in `text`.
+    text_name: Vec<u8>,
     /// Names of the open elements, concatenated, and where each starts.
     names: Vec<u8>,
     name_starts: Vec<usize>,
@@ -142,6 +144,7 @@ impl<Rd: BufRead> Cursor<Rd> {
             uncounted: 0,
             buf: Vec::with_capacity(4096),
             text: String::new(),
+            text_name: Vec::new(),
             names: Vec::with_capacity(256),
             name_starts: Vec::with_capacity(16),
             base: 0,
@@ -475,9 +478,20 @@ impl<Rd: BufRead> Cursor<Rd> {
     /// Reads the text content of the element just opened, up to its end.
     /// Text of nested elements is included.
     pub(crate) fn text_of(&mut self, empty: bool) -> R<String> {
+        self.read_text(empty)?;
+        Ok(std::mem::take(&mut self.text))
+    }
+
+    /// [`Cursor::text_of`] into the cursor's own buffer ([`Cursor::text`]),
+    /// without allocating; the element's name is kept too
+    /// ([`Cursor::text_name`]).
+    pub(crate) fn read_text(&mut self, empty: bool) -> R<()> {
         self.text.clear();
+        let start = self.name_starts.last().copied().unwrap_or(self.names.len());
+        self.text_name.clear();
+        self.text_name.extend_from_slice(&self.names[start..]);
         if empty {
-            return Ok(String::new());
+            return Ok(());
         }
         let target = self.depth().saturating_sub(1);
         loop {
@@ -487,7 +501,17 @@ impl<Rd: BufRead> Cursor<Rd> {
                 _ => {}
             }
         }
-        Ok(std::mem::take(&mut self.text))
+        Ok(())
+    }
+
+    /// The text [`Cursor::read_text`] read.
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The name of the element [`Cursor::read_text`] read.
+    pub(crate) fn text_name(&self) -> String {
+        String::from_utf8_lossy(&self.text_name).into_owned()
     }
 
     /// Calls `f` for each child element of the element just opened, until

@@ -184,14 +184,16 @@ pub(crate) fn error<Rd: BufRead>(
     x.children(empty, |x, t, e| {
         match t {
             Tag::Unique => {
-                rec.unique = x.text_of(e)?.trim().to_string();
+                x.read_text(e)?;
+                rec.unique = x.text().trim().to_string();
                 seen_unique = true;
             }
             Tag::Tid => rec.tid = num(x, e)?,
             Tag::ThreadName => rec.thread_name = Some(x.text_of(e)?),
             Tag::Kind => {
                 let at = x.byte_offset();
-                rec.kind = Kind::parse(x.text_of(e)?.trim());
+                x.read_text(e)?;
+                rec.kind = Kind::parse(x.text().trim());
                 seen_kind = true;
                 if rec.kind == Kind::Missing {
                     x.note(

@@ -143,10 +143,12 @@ impl Tally {
                 }
             }
             None => {
-                *self
-                    .memory_errors
-                    .entry(e.kind.as_str().to_string())
-                    .or_insert(0) += 1;
+                match self.memory_errors.get_mut(e.kind.as_str()) {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.memory_errors.insert(e.kind.as_str().to_string(), 1);
+                    }
+                }
                 if self.unique_kinds.len() < UNIQUE_CAP {
                     self.unique_kinds.insert(e.unique.clone(), e.kind.clone());
                 } else {

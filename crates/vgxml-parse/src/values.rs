@@ -18,34 +18,36 @@ pub(crate) fn shown(t: &str) -> String {
 /// The element's text as a number. A text that is not one is noted (with
 /// its offset) and read as `None`, never as 0.
 pub(crate) fn num<Rd: BufRead>(x: &mut Cursor<Rd>, empty: bool) -> R<Option<u64>> {
-    let name = x.current_name();
     let at = x.byte_offset();
-    let t = x.text_of(empty)?;
-    let v = parse_num(&t);
+    x.read_text(empty)?;
+    let v = parse_num(x.text());
     if v.is_none() {
-        x.note(
-            at,
-            format!("<{name}> is not a number: {:?}; not read", shown(&t)),
+        let m = format!(
+            "<{}> is not a number: {:?}; not read",
+            x.text_name(),
+            shown(x.text())
         );
+        x.note(at, m);
     }
     Ok(v)
 }
 
 /// [`num`] for signed numbers.
 pub(crate) fn inum<Rd: BufRead>(x: &mut Cursor<Rd>, empty: bool) -> R<Option<i64>> {
-    let name = x.current_name();
     let at = x.byte_offset();
-    let t = x.text_of(empty)?;
-    let s = t.trim();
+    x.read_text(empty)?;
+    let s = x.text().trim();
     let v = match s.strip_prefix('-') {
         Some(r) => parse_num(r).and_then(|v| i64::try_from(v).ok()).map(|v| -v),
         None => parse_num(s).and_then(|v| i64::try_from(v).ok()),
     };
     if v.is_none() {
-        x.note(
-            at,
-            format!("<{name}> is not a number: {:?}; not read", shown(&t)),
+        let m = format!(
+            "<{}> is not a number: {:?}; not read",
+            x.text_name(),
+            shown(x.text())
         );
+        x.note(at, m);
     }
     Ok(v)
 }
