@@ -97,7 +97,7 @@ pub fn fingerprint_frames<'a>(r: &'a ErrorRecord, ours: &OurCode) -> Vec<&'a Fra
         v = r
             .aux
             .iter()
-            .flat_map(|(_, s)| s.iter())
+            .flat_map(|a| a.stack.iter())
             .filter(|f| ours.matches_frame(f))
             .take(MAX_OUR_FRAMES)
             .collect();

@@ -319,9 +319,9 @@ pub fn render(reports: &[Report], policy: &Policy) -> String {
                 ))
             );
             render_stack(&mut h, &e.stack, ours, &mut sources);
-            for (what, st) in &e.aux {
-                let _ = write!(h, "<p>{}</p>", escape(&normalize_text(what)));
-                render_stack(&mut h, st, ours, &mut sources);
+            for a in &e.aux {
+                let _ = write!(h, "<p>{}</p>", escape(&normalize_text(&a.what)));
+                render_stack(&mut h, &a.stack, ours, &mut sources);
             }
             if let Some(o) = &e.origin {
                 let _ = write!(h, "<p>{}</p>", escape(&normalize_text(&o.what)));

@@ -150,7 +150,7 @@ impl OurCode {
     fn frames(r: &ErrorRecord) -> impl Iterator<Item = &Frame> {
         r.stack
             .iter()
-            .chain(r.aux.iter().flat_map(|(_, s)| s.iter()))
+            .chain(r.aux.iter().flat_map(|a| a.stack.iter()))
     }
 
     pub fn matches_record(&self, r: &ErrorRecord) -> bool {

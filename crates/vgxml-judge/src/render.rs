@@ -89,13 +89,13 @@ pub fn render_record(r: &ErrorRecord, ours: &OurCode) -> String {
         let _ = writeln!(s, "  fd {fd}");
     }
     render_stack(&mut s, &r.stack, ours, "  ");
-    for (what, st) in &r.aux {
-        if !what.is_empty() {
-            let _ = writeln!(s, "  -- {}", normalize_text(what));
+    for a in &r.aux {
+        if !a.what.is_empty() {
+            let _ = writeln!(s, "  -- {}", normalize_text(&a.what));
         } else {
             let _ = writeln!(s, "  --");
         }
-        render_stack(&mut s, st, ours, "    ");
+        render_stack(&mut s, &a.stack, ours, "    ");
     }
     s
 }

@@ -1,176 +1,9 @@
 //! The data model: what a Valgrind XML report (protocols 4, 5 and 6) holds.
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+pub use crate::kind::{Kind, LeakKind};
+pub use crate::summaries::*;
+use serde::{Deserialize, Serialize};
 use std::fmt;
-
-macro_rules! kinds {
-    ($( $(#[$m:meta])* $var:ident = $s:literal ),* $(,)?) => {
-        /// The `<kind>` of an `<error>`. Every kind named in the protocol
-        /// descriptions (memcheck, helgrind, DRD, SGcheck, protocol 5 fd errors,
-        /// the protocol 6 addendum) has a variant; anything else is kept as
-        /// [`Kind::Other`] under its own name, never rejected.
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Kind {
-            $( $(#[$m])* $var, )*
-            /// A kind this version of vgxml does not know, kept verbatim.
-            Other(String),
-        }
-
-        impl Kind {
-            /// The kind as Valgrind spells it.
-            pub fn as_str(&self) -> &str {
-                match self {
-                    $( Kind::$var => $s, )*
-                    Kind::Other(s) => s,
-                }
-            }
-
-            /// Parses a `<kind>` text; never fails.
-            pub fn parse(s: &str) -> Kind {
-                match s {
-                    $( $s => Kind::$var, )*
-                    other => Kind::Other(other.to_string()),
-                }
-            }
-        }
-    };
-}
-
-kinds! {
-    // memcheck (protocol 4)
-    InvalidFree = "InvalidFree",
-    MismatchedFree = "MismatchedFree",
-    InvalidRead = "InvalidRead",
-    InvalidWrite = "InvalidWrite",
-    InvalidJump = "InvalidJump",
-    Overlap = "Overlap",
-    InvalidMemPool = "InvalidMemPool",
-    UninitCondition = "UninitCondition",
-    UninitValue = "UninitValue",
-    SyscallParam = "SyscallParam",
-    ClientCheck = "ClientCheck",
-    FishyValue = "FishyValue",
-    LeakDefinitelyLost = "Leak_DefinitelyLost",
-    LeakIndirectlyLost = "Leak_IndirectlyLost",
-    LeakPossiblyLost = "Leak_PossiblyLost",
-    LeakStillReachable = "Leak_StillReachable",
-    // memcheck, protocol 6 addendum
-    ReallocSizeZero = "ReallocSizeZero",
-    InvalidSizeAndAlignment = "InvalidSizeAndAlignment",
-    InvalidAlignment = "InvalidAlignment",
-    InvalidSize = "InvalidSize",
-    MismatchedAllocateDeallocateSize = "MismatchedAllocateDeallocateSize",
-    MismatchedAllocateDeallocateAlignment = "MismatchedAllocateDeallocateAlignment",
-    // core errors (protocol 5, --track-fds=yes)
-    FdBadClose = "FdBadClose",
-    FdNotClosed = "FdNotClosed",
-    FdBadUse = "FdBadUse",
-    // SGcheck
-    SorG = "SorG",
-    // helgrind
-    Race = "Race",
-    UnlockUnlocked = "UnlockUnlocked",
-    UnlockForeign = "UnlockForeign",
-    UnlockBogus = "UnlockBogus",
-    PthApiError = "PthAPIerror",
-    LockOrder = "LockOrder",
-    Misc = "Misc",
-    // DRD
-    ConflictingAccess = "ConflictingAccess",
-    MutexErr = "MutexErr",
-    CondErr = "CondErr",
-    CondDestrErr = "CondDestrErr",
-    CondRaceErr = "CondRaceErr",
-    CondWaitErr = "CondWaitErr",
-    SemaphoreErr = "SemaphoreErr",
-    BarrierErr = "BarrierErr",
-    RwlockErr = "RwlockErr",
-    HoldtimeErr = "HoldtimeErr",
-    GenericErr = "GenericErr",
-    InvalidThreadId = "InvalidThreadId",
-    UnimpHgClReq = "UnimpHgClReq",
-    UnimpDrdClReq = "UnimpDrdClReq",
-}
-
-impl Kind {
-    /// The leak kind, for the four `Leak_*` kinds.
-    pub fn leak_kind(&self) -> Option<LeakKind> {
-        match self {
-            Kind::LeakDefinitelyLost => Some(LeakKind::DefinitelyLost),
-            Kind::LeakIndirectlyLost => Some(LeakKind::IndirectlyLost),
-            Kind::LeakPossiblyLost => Some(LeakKind::PossiblyLost),
-            Kind::LeakStillReachable => Some(LeakKind::StillReachable),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for Kind {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for Kind {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Kind::parse(&String::deserialize(d)?))
-    }
-}
-
-/// The four kinds of loss record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LeakKind {
-    DefinitelyLost,
-    IndirectlyLost,
-    PossiblyLost,
-    StillReachable,
-}
-
-impl LeakKind {
-    pub const ALL: [LeakKind; 4] = [
-        LeakKind::DefinitelyLost,
-        LeakKind::IndirectlyLost,
-        LeakKind::PossiblyLost,
-        LeakKind::StillReachable,
-    ];
-
-    /// `definitely_lost`, ... (the JSON key).
-    pub fn key(self) -> &'static str {
-        match self {
-            LeakKind::DefinitelyLost => "definitely_lost",
-            LeakKind::IndirectlyLost => "indirectly_lost",
-            LeakKind::PossiblyLost => "possibly_lost",
-            LeakKind::StillReachable => "still_reachable",
-        }
-    }
-
-    /// `definitely lost`, ... (as in Valgrind's LEAK SUMMARY).
-    pub fn label(self) -> &'static str {
-        match self {
-            LeakKind::DefinitelyLost => "definitely lost",
-            LeakKind::IndirectlyLost => "indirectly lost",
-            LeakKind::PossiblyLost => "possibly lost",
-            LeakKind::StillReachable => "still reachable",
-        }
-    }
-
-    /// The corresponding [`Kind`].
-    pub fn kind(self) -> Kind {
-        match self {
-            LeakKind::DefinitelyLost => Kind::LeakDefinitelyLost,
-            LeakKind::IndirectlyLost => Kind::LeakIndirectlyLost,
-            LeakKind::PossiblyLost => Kind::LeakPossiblyLost,
-            LeakKind::StillReachable => Kind::LeakStillReachable,
-        }
-    }
-}
 
 /// One program location of a `<stack>`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,6 +62,136 @@ pub struct Origin {
     pub stack: Vec<Frame>,
 }
 
+/// What an auxiliary stack of an `<error>` shows. Read from the element
+/// that holds it (DRD's `<first_observed_at>`, `<allocation_context>`, ...)
+/// or, for `<auxwhat>`/`<xauxwhat>` texts, from the fixed wording memcheck,
+/// helgrind and the core use (`coregrind/m_addrinfo.c`, `memcheck/mc_errors.c`,
+/// `helgrind/hg_errors.c`, `coregrind/m_syswrap/syswrap-generic.c`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StackRole {
+    /// An `<auxwhat>`/`<xauxwhat>` (and the stack after it) with no finer role.
+    Aux,
+    /// Where the block was allocated ("Address 0x.. is 4 bytes after a block
+    /// of size 16 alloc'd", "Block was alloc'd at").
+    Allocated,
+    /// Where the block was freed ("Address 0x.. is 0 bytes inside a block of
+    /// size 8 free'd").
+    Freed,
+    /// memcheck `--track-origins=yes`: "Uninitialised value was created by
+    /// a heap allocation".
+    Origin,
+    /// helgrind: "This conflicts with a previous write of size 4 by thread #3".
+    ConflictingAccess,
+    /// Start of the other thread's conflicting segment: DRD
+    /// `<other_segment_start>`; helgrind "This conflicts with a previous
+    /// access by thread #N, after".
+    OtherSegmentStart,
+    /// End of that segment: DRD `<other_segment_end>`; helgrind "but before".
+    OtherSegmentEnd,
+    /// Where a synchronisation object was first seen: DRD
+    /// `<first_observed_at>`; helgrind "Lock at 0x.. was first observed".
+    FirstObserved,
+    /// DRD `<allocation_context>`: where the raced-on heap block was allocated.
+    AllocationContext,
+    /// DRD `<acquired_at>`: where a lock held too long was taken.
+    AcquiredAt,
+    /// DRD `<confl_wait_call>`: the other thread's conflicting wait.
+    ConflictingWaitCall,
+    /// helgrind lock order: "Required order was established by acquisition
+    /// of lock at 0x..".
+    RequiredOrderFirst,
+    /// helgrind lock order: "followed by a later acquisition of lock at 0x..".
+    RequiredOrderSecond,
+    /// fd errors: "Previously closed".
+    PreviouslyClosed,
+    /// fd errors: "Originally opened".
+    OriginallyOpened,
+    /// A stack inside an element of the `<error>` that vgxml does not know,
+    /// named here: kept, not dropped.
+    Element(String),
+}
+
+impl StackRole {
+    /// The role of an `<auxwhat>`/`<xauxwhat>` text.
+    pub fn of_auxwhat(text: &str) -> StackRole {
+        let t = text.trim_start();
+        // m_addrinfo.c: "Address 0x.. is N bytes inside a block of size M alloc'd"
+        let block = t.starts_with("Address 0x") && t.contains(" of size ");
+        if t.starts_with("Uninitialised value was created") {
+            StackRole::Origin
+        } else if t.starts_with("Block was alloc'd at") || (block && t.ends_with(" alloc'd")) {
+            StackRole::Allocated
+        } else if block && t.ends_with(" free'd") {
+            StackRole::Freed
+        } else if t.starts_with("This conflicts with a previous access") {
+            StackRole::OtherSegmentStart
+        } else if t.starts_with("This conflicts with a previous") {
+            StackRole::ConflictingAccess
+        } else if t == "but before" {
+            StackRole::OtherSegmentEnd
+        } else if t.starts_with("Lock at ") && t.ends_with(" was first observed") {
+            StackRole::FirstObserved
+        } else if t.starts_with("Required order was established by acquisition of lock") {
+            StackRole::RequiredOrderFirst
+        } else if t.starts_with("followed by a later acquisition of lock") {
+            StackRole::RequiredOrderSecond
+        } else if t == "Previously closed" {
+            StackRole::PreviouslyClosed
+        } else if t == "Originally opened" {
+            StackRole::OriginallyOpened
+        } else {
+            StackRole::Aux
+        }
+    }
+}
+
+/// One auxiliary part of an `<error>` after its primary stack: a
+/// description, the stack it introduces (empty when none follows), and
+/// their role. Every stack of an error other than the primary one is here,
+/// in document order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuxStack {
+    pub role: StackRole,
+    /// The `<auxwhat>` / `<xauxwhat>` text; for DRD's elements, the line
+    /// Valgrind prints in text mode ("mutex 0x10c0a0 was first observed at:",
+    /// "Allocation context:", "Other segment start:", "Acquired at:", the
+    /// `<what>` of `<confl_wait_call>`).
+    pub what: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stack: Vec<Frame>,
+    /// DRD `<first_observed_at><address>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// helgrind `<hthreadid>`s of an `<xauxwhat>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hthreadids: Vec<u64>,
+    /// `<xauxwhat>` `<dir>`/`<file>`/`<line>` (helgrind: where a global
+    /// variable is declared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+}
+
+impl AuxStack {
+    /// A part with `role` and `what`, no stack yet.
+    pub fn new(role: StackRole, what: impl Into<String>) -> AuxStack {
+        AuxStack {
+            role,
+            what: what.into(),
+            stack: Vec::new(),
+            address: None,
+            hthreadids: Vec::new(),
+            dir: None,
+            file: None,
+            line: None,
+        }
+    }
+}
+
 /// One `<error>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorRecord {
@@ -255,9 +218,11 @@ pub struct ErrorRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     pub stack: Vec<Frame>,
-    /// Auxiliary descriptions (auxwhat / xauxwhat text) with the stack that
-    /// follows each (empty when none follows), in document order.
-    pub aux: Vec<(String, Vec<Frame>)>,
+    /// Every part after the primary stack, in document order: auxwhat /
+    /// xauxwhat texts with the stack that follows each, and the stacks of
+    /// the tools' own elements (DRD), each with its [`StackRole`].
+    pub aux: Vec<AuxStack>,
+    /// The first [`StackRole::Origin`] part (`--track-origins=yes`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -287,7 +252,7 @@ impl ErrorRecord {
             unique: String::new(),
             tid: None,
             thread_name: None,
-            kind: Kind::Other(String::new()),
+            kind: Kind::Missing,
             what: String::new(),
             what2: None,
             leaked_bytes: None,
@@ -353,6 +318,24 @@ pub(crate) fn parse_num(s: &str) -> Option<u64> {
         }
     }
     (digits > 0).then_some(v)
+}
+
+/// Parses `48 (+48)` / `0 (-16)` / `1,024`: the value and, when present,
+/// the delta. `None` when the text is neither.
+pub(crate) fn parse_num_delta(s: &str) -> Option<(u64, Option<i64>)> {
+    let s = s.trim();
+    let Some(open) = s.find('(') else {
+        return parse_num(s).map(|v| (v, None));
+    };
+    let value = parse_num(&s[..open])?;
+    let inner = s[open + 1..].strip_suffix(')')?.trim();
+    let (neg, digits) = match inner.as_bytes().first()? {
+        b'+' => (false, &inner[1..]),
+        b'-' => (true, &inner[1..]),
+        _ => (false, inner),
+    };
+    let d = i64::try_from(parse_num(digits)?).ok()?;
+    Some((value, Some(if neg { -d } else { d })))
 }
 
 /// From `"672 (224 direct, 448 indirect) bytes ..."` (also the delta form
@@ -434,76 +417,6 @@ pub struct AnnounceThread {
     pub stack: Vec<Frame>,
 }
 
-/// Bytes and blocks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Amount {
-    pub bytes: u64,
-    pub blocks: u64,
-}
-
-impl Amount {
-    pub(crate) fn add(&mut self, o: Amount) {
-        self.bytes = self.bytes.saturating_add(o.bytes);
-        self.blocks = self.blocks.saturating_add(o.blocks);
-    }
-}
-
-/// Protocol 6 `<error_summary>`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorSummary {
-    pub errors: Option<u64>,
-    pub error_contexts: Option<u64>,
-    pub suppressed: Option<u64>,
-    pub suppressed_contexts: Option<u64>,
-}
-
-/// Protocol 6 `<heap_summary>`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HeapSummary {
-    pub in_use_at_exit: Option<Amount>,
-    pub allocs: Option<u64>,
-    pub frees: Option<u64>,
-    pub bytes_allocated: Option<u64>,
-}
-
-/// Leak totals per kind. `None` = not measured (the run did not show that
-/// kind, or did not finish), never silently 0.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LeakTotals {
-    pub definitely_lost: Option<Amount>,
-    pub indirectly_lost: Option<Amount>,
-    pub possibly_lost: Option<Amount>,
-    pub still_reachable: Option<Amount>,
-}
-
-impl LeakTotals {
-    pub fn get(&self, k: LeakKind) -> Option<Amount> {
-        match k {
-            LeakKind::DefinitelyLost => self.definitely_lost,
-            LeakKind::IndirectlyLost => self.indirectly_lost,
-            LeakKind::PossiblyLost => self.possibly_lost,
-            LeakKind::StillReachable => self.still_reachable,
-        }
-    }
-
-    pub fn set(&mut self, k: LeakKind, v: Option<Amount>) {
-        match k {
-            LeakKind::DefinitelyLost => self.definitely_lost = v,
-            LeakKind::IndirectlyLost => self.indirectly_lost = v,
-            LeakKind::PossiblyLost => self.possibly_lost = v,
-            LeakKind::StillReachable => self.still_reachable = v,
-        }
-    }
-}
-
-/// Protocol 6 `<leak_summary>`: Valgrind's own totals.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ValgrindLeakSummary {
-    #[serde(flatten)]
-    pub totals: LeakTotals,
-    pub suppressed: Option<Amount>,
-}
-
 /// Something worth telling the user about a file that is not an error:
 /// truncation, malformed content after a valid start, disagreements.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -535,6 +448,67 @@ mod tests {
         assert_eq!(parse_num(""), None);
         assert_eq!(parse_num("1x"), None);
         assert_eq!(parse_num("99999999999999999999999"), None);
+    }
+
+    #[test]
+    fn numbers_with_deltas() {
+        assert_eq!(parse_num_delta("48 (+48)"), Some((48, Some(48))));
+        assert_eq!(parse_num_delta(" 1,024 (-16) "), Some((1024, Some(-16))));
+        assert_eq!(parse_num_delta("0 (+0)"), Some((0, Some(0))));
+        assert_eq!(parse_num_delta("64,146"), Some((64146, None)));
+        assert_eq!(parse_num_delta("48 (+x)"), None);
+        assert_eq!(parse_num_delta("48 (+48"), None);
+        assert_eq!(parse_num_delta("abc"), None);
+    }
+
+    #[test]
+    fn auxwhat_roles() {
+        use StackRole::*;
+        for (t, r) in [
+            (
+                "Uninitialised value was created by a heap allocation",
+                Origin,
+            ),
+            (
+                "Address 0x4a6a050 is 0 bytes after a block of size 16 alloc'd",
+                Allocated,
+            ),
+            (
+                "Address 0x4a6a090 is 0 bytes inside a block of size 8 free'd",
+                Freed,
+            ),
+            ("Block was alloc'd at", Allocated),
+            (
+                "Address 0x0 is not stack'd, malloc'd or (recently) free'd",
+                Aux,
+            ),
+            (
+                "This conflicts with a previous write of size 4 by thread #2",
+                ConflictingAccess,
+            ),
+            (
+                "This conflicts with a previous access by thread #2, after",
+                OtherSegmentStart,
+            ),
+            ("but before", OtherSegmentEnd),
+            ("Lock at 0x10C0A0 was first observed", FirstObserved),
+            (
+                "Required order was established by acquisition of lock at 0x1",
+                RequiredOrderFirst,
+            ),
+            (
+                "followed by a later acquisition of lock at 0x2",
+                RequiredOrderSecond,
+            ),
+            ("Previously closed", PreviouslyClosed),
+            ("Originally opened", OriginallyOpened),
+            (
+                "Address 0xc024 is 0 bytes inside data symbol \"counter\"",
+                Aux,
+            ),
+        ] {
+            assert_eq!(StackRole::of_auxwhat(t), r, "{t}");
+        }
     }
 
     #[test]

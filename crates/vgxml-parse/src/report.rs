@@ -1,16 +1,30 @@
-//! A whole report collected from the item stream.
+//! One report (one process) collected from the item stream.
 
+use crate::item::Item;
 use crate::model::*;
-use crate::parse::{records_with, Item, Options, ReadError};
+use crate::state::{ReportState, Stray};
 use serde::Serialize;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::collections::HashMap;
 
-/// One Valgrind XML report (one process).
+/// How many diagnostics a report keeps (the others are counted): memory
+/// stays flat whatever the input.
+pub const MAX_DIAGNOSTICS: usize = 1000;
+
+/// One Valgrind XML report (one process, one `<valgrindoutput>` document).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Report {
     pub source: String,
+    /// Its position among the reports of the file (0-based, in the order
+    /// they start).
+    pub index: usize,
+    /// Byte offset where its document starts in the file.
+    pub offset: u64,
+    /// How its document ended.
+    pub state: ReportState,
+    /// Bytes of the file next to it that belong to no report (after it, or
+    /// before it for the first report): what they held is lost.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stray: Vec<Stray>,
     /// 0 when the file ended before `<protocolversion>`.
     pub protocol_version: u32,
     pub protocol_tool: Option<String>,
@@ -22,7 +36,8 @@ pub struct Report {
     pub log_file_qualifiers: Vec<(String, String)>,
     pub user_comment: Option<String>,
     pub statuses: Vec<Status>,
-    /// True only when the whole document (up to `</valgrindoutput>`) was read.
+    /// True only when the whole document (up to `</valgrindoutput>`) was
+    /// read ([`ReportState::Complete`]) and no stray bytes follow it.
     pub complete: bool,
     /// True once `<status><state>FINISHED` was read: the end-of-run leak
     /// search follows it.
@@ -32,8 +47,10 @@ pub struct Report {
     pub client_msgs: Vec<String>,
     pub client_messages: Vec<ClientMsg>,
     pub suppcounts: Vec<SuppCount>,
-    /// `(unique, count)`, later `<errorcounts>` blocks overriding earlier ones.
+    /// `(unique, count)`, later `<errorcounts>` pairs overriding earlier ones.
     pub errorcounts: Vec<(String, u64)>,
+    #[serde(skip)]
+    errorcounts_index: HashMap<String, usize>,
     /// Suppressions written outside `<error>`s.
     pub suppressions: Vec<Suppression>,
     pub announced_threads: Vec<AnnounceThread>,
@@ -41,14 +58,26 @@ pub struct Report {
     pub error_summary: Option<ErrorSummary>,
     pub heap_summary: Option<HeapSummary>,
     pub all_heap_blocks_freed: Option<bool>,
-    /// Valgrind's own `<leak_summary>` (protocol 6).
+    /// Valgrind's own `<leak_summary>` of the end-of-run search (protocol 6).
     pub valgrind_leak_summary: Option<ValgrindLeakSummary>,
+    /// Every `<leak_summary>` (Valgrind 3.27 writes one per leak search), in
+    /// order; kept with [`Options::collect_errors`](crate::Options).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leak_summaries: Vec<ValgrindLeakSummary>,
+    /// At most [`MAX_DIAGNOSTICS`].
     pub diagnostics: Vec<Diagnostic>,
+    /// Diagnostics beyond [`MAX_DIAGNOSTICS`], counted.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub diagnostics_dropped: u64,
     /// Running totals over every record, kept even when the records are
     /// not ([`Options::collect_errors`]).
     pub tally: Tally,
     /// False when records were tallied but not kept in `errors`.
     pub errors_collected: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// How many `unique` ids the tally remembers to attribute `<errorcounts>`.
@@ -68,6 +97,10 @@ pub struct Tally {
     pub memory_errors: std::collections::BTreeMap<String, u64>,
     /// Number of leak searches (intermediate and final).
     pub leak_searches: usize,
+    /// Loss records per kind in every search (indexed like
+    /// [`LeakKind::ALL`]): those of the kinds `--errors-for-leak-kinds`
+    /// names count in Valgrind's error summary.
+    pub leak_records: [u64; 4],
     pub records: u64,
     /// `unique` -> kind of non-leak errors (at most 20 000; Valgrind stops at 1 000 contexts unless `--error-limit=no`).
     #[serde(skip)]
@@ -94,6 +127,7 @@ impl Tally {
                 if let Some(s) = e.search {
                     self.leak_searches = self.leak_searches.max(s + 1);
                 }
+                self.leak_records[leak_index(k)] += 1;
                 if e.final_search {
                     let i = leak_index(k);
                     self.final_kinds_seen[i] = true;
@@ -109,10 +143,12 @@ impl Tally {
                 }
             }
             None => {
-                *self
-                    .memory_errors
-                    .entry(e.kind.as_str().to_string())
-                    .or_insert(0) += 1;
+                match self.memory_errors.get_mut(e.kind.as_str()) {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.memory_errors.insert(e.kind.as_str().to_string(), 1);
+                    }
+                }
                 if self.unique_kinds.len() < UNIQUE_CAP {
                     self.unique_kinds.insert(e.unique.clone(), e.kind.clone());
                 } else {
@@ -130,6 +166,16 @@ impl Tally {
     pub fn final_kind_seen(&self, k: LeakKind) -> bool {
         self.final_kinds_seen[leak_index(k)]
     }
+
+    /// Loss records of kind `k` in every search.
+    pub fn leak_records_of(&self, k: LeakKind) -> u64 {
+        self.leak_records[leak_index(k)]
+    }
+
+    /// The end-of-run search showed at least one loss record.
+    pub fn final_records_seen(&self) -> bool {
+        self.final_kinds_seen.iter().any(|s| *s)
+    }
 }
 
 /// The loss records of one leak search.
@@ -142,44 +188,28 @@ pub struct LeakSearch<'a> {
     /// The end-of-run search.
     pub is_final: bool,
     pub records: Vec<&'a ErrorRecord>,
+    /// Valgrind's `<leak_summary>` of the search (protocol 6), with the
+    /// deltas of an added leak search.
+    pub leak_summary: Option<&'a ValgrindLeakSummary>,
 }
 
-/// Reads a whole report from a file.
-pub fn read_path(path: &Path) -> Result<Report, ReadError> {
-    read_path_with(path, Options::full())
-}
-
-/// [`read_path`] with [`Options`].
-pub fn read_path_with(path: &Path, opts: Options) -> Result<Report, ReadError> {
-    let name = path.display().to_string();
-    let f = File::open(path).map_err(|error| ReadError::Io {
-        file: name.clone(),
-        offset: 0,
-        error,
-    })?;
-    read_with(BufReader::with_capacity(1 << 20, f), &name, opts)
-}
-
-/// Reads a whole report.
-pub fn read<Rd: BufRead>(reader: Rd, source_name: &str) -> Result<Report, ReadError> {
-    read_with(reader, source_name, Options::full())
-}
-
-/// [`read`] with [`Options`].
-pub fn read_with<Rd: BufRead>(
-    reader: Rd,
-    source_name: &str,
-    opts: Options,
-) -> Result<Report, ReadError> {
-    let mut r = Report {
-        source: source_name.to_string(),
-        errors_collected: opts.collect_errors,
-        ..Report::default()
-    };
-    for item in records_with(reader, source_name, opts) {
-        r.push(item?);
+/// `definite,possible`, `all`, `none` as Valgrind's options take them.
+fn parse_leak_kinds(v: &str) -> Vec<LeakKind> {
+    use LeakKind::*;
+    let mut kinds = Vec::new();
+    for p in v.split(',') {
+        match p.trim() {
+            "definite" => kinds.push(DefinitelyLost),
+            "indirect" => kinds.push(IndirectlyLost),
+            "possible" => kinds.push(PossiblyLost),
+            "reachable" => kinds.push(StillReachable),
+            "all" => kinds.extend(LeakKind::ALL),
+            _ => {}
+        }
     }
-    Ok(r)
+    kinds.sort();
+    kinds.dedup();
+    kinds
 }
 
 impl Report {
@@ -189,11 +219,22 @@ impl Report {
         Report {
             source: source.to_string(),
             errors_collected: collect_errors,
+            state: ReportState::Cut { offset: 0 },
             ..Report::default()
         }
     }
 
-    /// Folds one item into the report.
+    /// Adds a diagnostic (counted beyond [`MAX_DIAGNOSTICS`]).
+    pub fn add_diagnostic(&mut self, d: Diagnostic) {
+        if self.diagnostics.len() < MAX_DIAGNOSTICS {
+            self.diagnostics.push(d);
+        } else {
+            self.diagnostics_dropped += 1;
+        }
+    }
+
+    /// Folds one item into the report. [`Item::Document`] is for a file's
+    /// reader ([`read_input`](crate::read_input)): ignored here.
     pub fn push(&mut self, item: Item) {
         match item {
             Item::ProtocolVersion(v) => self.protocol_version = v,
@@ -223,9 +264,13 @@ impl Report {
             }
             Item::ErrorCounts(pairs) => {
                 for (u, c) in pairs {
-                    match self.errorcounts.iter_mut().find(|(x, _)| *x == u) {
-                        Some(slot) => slot.1 = c,
-                        None => self.errorcounts.push((u, c)),
+                    match self.errorcounts_index.get(&u) {
+                        Some(&i) => self.errorcounts[i].1 = c,
+                        None => {
+                            self.errorcounts_index
+                                .insert(u.clone(), self.errorcounts.len());
+                            self.errorcounts.push((u, c));
+                        }
                     }
                 }
             }
@@ -236,9 +281,36 @@ impl Report {
             Item::ErrorSummary(e) => self.error_summary = Some(e),
             Item::HeapSummary(h) => self.heap_summary = Some(h),
             Item::AllHeapBlocksFreed(b) => self.all_heap_blocks_freed = Some(b),
-            Item::LeakSummary(l) => self.valgrind_leak_summary = Some(l),
-            Item::Diagnostic(d) => self.diagnostics.push(d),
-            Item::End { complete } => self.complete = complete,
+            Item::LeakSummary(l) => {
+                if let Some(i) = l.search {
+                    // a search may show no record, only its summary
+                    self.tally.leak_searches = self.tally.leak_searches.max(i + 1);
+                }
+                if l.final_search {
+                    self.valgrind_leak_summary = Some(l.clone());
+                }
+                if self.errors_collected {
+                    self.leak_summaries.push(l);
+                }
+            }
+            Item::Diagnostic(d) => self.add_diagnostic(d),
+            Item::Document { .. } => {}
+            Item::Stray(s) => {
+                self.stray.push(s);
+                self.complete = false;
+            }
+            Item::End { state, .. } => {
+                self.complete = state.is_complete() && self.stray.is_empty();
+                self.state = state;
+                if self.diagnostics_dropped > 0 {
+                    let n = self.diagnostics_dropped;
+                    self.diagnostics.push(Diagnostic {
+                        source: self.source.clone(),
+                        offset: None,
+                        message: format!("{n} more diagnostics not kept"),
+                    });
+                }
+            }
         }
     }
 
@@ -253,7 +325,9 @@ impl Report {
     }
 
     /// Every leak search (those the program requested while running and
-    /// the end-of-run one), in file order.
+    /// the end-of-run one), in file order, each with Valgrind's
+    /// `<leak_summary>` of it when there is one (protocol 6; a search that
+    /// showed no record then appears with none).
     pub fn leak_searches(&self) -> Vec<LeakSearch<'_>> {
         let mut out: Vec<LeakSearch<'_>> = Vec::new();
         for e in self.errors.iter().filter(|e| e.is_leak()) {
@@ -265,10 +339,42 @@ impl Report {
                     marker: e.marker.as_deref(),
                     is_final: e.final_search,
                     records: vec![e],
+                    leak_summary: None,
                 }),
             }
         }
+        for l in &self.leak_summaries {
+            let idx = l.search.unwrap_or(0);
+            match out.iter_mut().find(|s| s.index == idx) {
+                Some(s) => s.leak_summary = Some(l),
+                None => out.push(LeakSearch {
+                    index: idx,
+                    marker: l.marker.as_deref(),
+                    is_final: l.final_search,
+                    records: Vec::new(),
+                    leak_summary: Some(l),
+                }),
+            }
+        }
+        out.sort_by_key(|s| s.index);
         out
+    }
+
+    /// The leak kinds whose loss records count as errors in Valgrind's
+    /// error summary: `--errors-for-leak-kinds` from `<args>` (default
+    /// `definite,possible`; none for tools other than memcheck).
+    pub fn error_leak_kinds(&self) -> Vec<LeakKind> {
+        use LeakKind::*;
+        if !(self.tool.is_empty() || self.tool == "memcheck") {
+            return Vec::new(); // only memcheck searches for leaks
+        }
+        let mut kinds = vec![DefinitelyLost, PossiblyLost];
+        for a in &self.args.valgrind_args {
+            if let Some(v) = a.strip_prefix("--errors-for-leak-kinds=") {
+                kinds = parse_leak_kinds(v);
+            }
+        }
+        kinds
     }
 
     /// The leak kinds for which the XML has loss records, from the command
@@ -286,19 +392,7 @@ impl Report {
             };
             match k {
                 "--leak-check" => check = !matches!(v, "no" | "off"),
-                "--show-leak-kinds" => {
-                    shown.clear();
-                    for p in v.split(',') {
-                        match p.trim() {
-                            "definite" => shown.push(DefinitelyLost),
-                            "indirect" => shown.push(IndirectlyLost),
-                            "possible" => shown.push(PossiblyLost),
-                            "reachable" => shown.push(StillReachable),
-                            "all" => shown.extend(LeakKind::ALL),
-                            _ => {}
-                        }
-                    }
-                }
+                "--show-leak-kinds" => shown = parse_leak_kinds(v),
                 "--show-reachable" => {
                     if v == "yes" {
                         shown = LeakKind::ALL.to_vec();

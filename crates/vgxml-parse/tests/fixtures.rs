@@ -203,15 +203,20 @@ fn memory_errors_with_origins_aux_stacks_and_client_messages() {
     assert_eq!(read.stack[0].file.as_deref(), Some("memerr.c"));
     assert_eq!(read.stack[0].line, Some(12));
     assert!(read.stack[0].ip.as_deref().unwrap().starts_with("0x"));
-    assert!(read.aux[0].0.contains("after a block of size 16"));
-    assert_eq!(read.aux[0].1[0].func.as_deref(), Some("malloc"));
+    assert!(read.aux[0].what.contains("after a block of size 16"));
+    assert_eq!(read.aux[0].role, StackRole::Allocated);
+    assert_eq!(read.aux[0].stack[0].func.as_deref(), Some("malloc"));
     let free = r
         .errors
         .iter()
         .find(|e| e.kind == Kind::InvalidFree)
         .unwrap();
     assert_eq!(free.aux.len(), 2);
-    assert_eq!(free.aux[1].0, "Block was alloc'd at");
+    assert_eq!(free.aux[1].what, "Block was alloc'd at");
+    assert_eq!(
+        free.aux.iter().map(|a| a.role.clone()).collect::<Vec<_>>(),
+        [StackRole::Freed, StackRole::Allocated]
+    );
     let fishy = r
         .errors
         .iter()
@@ -301,7 +306,9 @@ fn helgrind_errors_are_read_and_counted() {
     assert!(race
         .aux
         .iter()
-        .any(|(w, _)| w.contains("conflicts with a previous write")));
+        .any(|a| a.what.contains("conflicts with a previous write")
+            && a.role == StackRole::ConflictingAccess
+            && !a.hthreadids.is_empty()));
     let s = Summary::from_reports(&[r]);
     assert!(s.errors.get("Race").copied().unwrap_or(0) >= 1);
     assert_eq!(s.leaks, LeakTotals::default(), "helgrind measures no leaks");
@@ -404,7 +411,13 @@ fn records_stream_items_in_order() {
         .map(|i| i.unwrap())
         .collect();
     assert_eq!(items.first(), Some(&Item::ProtocolVersion(4)));
-    assert_eq!(items.last(), Some(&Item::End { complete: true }));
+    assert_eq!(
+        items.last(),
+        Some(&Item::End {
+            complete: true,
+            state: ReportState::Complete
+        })
+    );
     assert_eq!(
         items
             .iter()

@@ -24,13 +24,19 @@ pub struct Cli {
 }
 
 pub const EXIT_STATUS: &str = "\
+A file may hold several reports (runs or processes written to one --xml-file);
+each is read as its own process.
+
 Exit status:
-  0  read completely (check: nothing offending; diff: nothing new or grown;
-     suppressions --unused: every entry used)
-  1  check found offending records; diff found something new or grown;
-     suppressions --unused found unused entries
-  2  unreadable input, not Valgrind XML, unknown protocol, bad usage
-  3  some file was incomplete (truncated: Valgrind killed, disk full)";
+  0  every report read completely (check: nothing offending; diff: nothing
+     new or grown; suppressions --unused: every entry used)
+  1  check found offending records (whatever else); diff found something new
+     or grown; suppressions --unused found unused entries
+  2  bad input: not Valgrind XML, an unknown protocol, or XML malformed after
+     a valid start or bytes outside any report (what could be read is shown,
+     said partial); also an unreadable file or bad usage
+  3  some report was cut (Valgrind killed, disk full): every record before
+     the cut is shown";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

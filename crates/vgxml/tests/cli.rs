@@ -193,7 +193,7 @@ fn each_subcommand_has_its_own_help_and_rejects_flags_of_others() {
     ] {
         let help = stdout(&vgxml(&[cmd, "--help"]));
         assert!(
-            help.contains("Exit status:") && help.contains("3  some file was incomplete"),
+            help.contains("Exit status:") && help.contains("3  some report was cut"),
             "{cmd}: {help}"
         );
     }
@@ -230,4 +230,20 @@ fn check_judges_growth_between_checkpoints() {
     // without checkpoints nothing of this is judged
     let o = vgxml(&["check", "--fail-on", "errors", "checkpoints.xml"]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
+#[test]
+fn exit_codes_tell_bad_input_cut_and_complete_apart() {
+    // several complete reports in one file: every one read, complete
+    let o = vgxml(&["summary", "--json", "multi/appended.xml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["processes"].as_array().unwrap().len(), 2, "{v}");
+    // a merge-conflict marker: malformed after a valid start, partial: bad input
+    let o = vgxml(&["summary", "handmade/merge-conflict.xml"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stdout(&o).contains("INCOMPLETE"), "{}", stdout(&o));
+    // a killed run: cut, its records kept
+    let o = vgxml(&["summary", "multi/killed-then-complete.xml"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
 }

@@ -174,19 +174,16 @@ impl LeakRecord {
 
 /// The records of an LSan report as a report the judge reads.
 fn report_of(source: &str, records: &[LeakRecord]) -> Report {
-    Report {
-        source: source.to_owned(),
-        tool: "lsan".into(),
-        complete: true,
-        finished: true,
-        errors: records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| r.to_record(i))
-            .collect(),
-        errors_collected: true,
-        ..Report::default()
-    }
+    let mut r = Report::new(source, true);
+    r.tool = "lsan".into();
+    r.complete = true;
+    r.finished = true;
+    r.errors = records
+        .iter()
+        .enumerate()
+        .map(|(i, rec)| rec.to_record(i))
+        .collect();
+    r
 }
 
 /// LSan's verdict: every lost block (direct or indirect) whose stack

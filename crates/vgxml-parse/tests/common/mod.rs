@@ -93,3 +93,27 @@ pub fn assert_matches_text(summary: &Summary, txt: &Path) -> usize {
     }
     compared
 }
+
+/// The last `ERROR SUMMARY` of a Valgrind text log: (errors, contexts,
+/// suppressed, suppressed contexts).
+pub fn text_error_summary(path: &Path) -> Option<(u64, u64, u64, u64)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let start = text.rfind("ERROR SUMMARY: ")? + "ERROR SUMMARY: ".len();
+    let line = text[start..].lines().next()?;
+    // "7 errors from 6 contexts (suppressed: 0 from 0)"
+    let nums: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit() && c != ',')
+        .filter(|t| !t.is_empty() && *t != ",")
+        .map(num)
+        .collect();
+    match nums[..] {
+        [e, c, s, sc, ..] => Some((e, c, s, sc)),
+        _ => None,
+    }
+}
+
+/// Every report of a file (read_input), panicking on I/O errors.
+pub fn input(name: &str) -> vgxml_parse::Input {
+    vgxml_parse::read_path_input(&fixture(name), vgxml_parse::Options::full())
+        .unwrap_or_else(|e| panic!("{e}"))
+}

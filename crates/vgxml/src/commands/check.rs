@@ -10,7 +10,8 @@ use vgxml_judge::{judge, Baseline, Category, Policy};
 use vgxml_parse::Options;
 
 pub fn run(a: &CheckArgs) -> Result<u8> {
-    let reports = read_all(&a.input.files, Options::full())?;
+    let read = read_all(&a.input.files, Options::full())?;
+    let reports = &read.reports;
     let ours = a.ours.rules();
     let mut policy = Policy::new(ours.clone(), source_root(a.source_root.as_deref()));
     policy.fail_on = a.fail_on.iter().map(|f| category(*f)).collect();
@@ -23,7 +24,7 @@ pub fn run(a: &CheckArgs) -> Result<u8> {
     if let Some(b) = &a.baseline {
         policy.baseline = Some(Baseline::load(b, &ours)?);
     }
-    let v = judge(&reports, &policy);
+    let v = judge(reports, &policy);
     for n in &v.notes {
         eprintln!("vgxml: note: {n}");
     }
@@ -36,7 +37,7 @@ pub fn run(a: &CheckArgs) -> Result<u8> {
             writeln!(out)?;
         }
         CheckFormat::Junit => {
-            let cases = formats::junit::junit_cases(&v, &reports, &policy);
+            let cases = formats::junit::junit_cases(&v, reports, &policy);
             write!(out, "{}", formats::junit::junit_xml("vgxml check", &cases))?;
         }
         CheckFormat::Sarif => {
@@ -66,7 +67,12 @@ pub fn run(a: &CheckArgs) -> Result<u8> {
         }
     }
     finish(out)?;
-    Ok(v.exit_code())
+    // A leak found is a leak, whatever else; then the input's wholeness.
+    Ok(if v.failed {
+        1
+    } else {
+        read.wholeness.exit_code()
+    })
 }
 
 fn category(f: FailOn) -> Category {

@@ -8,7 +8,7 @@ use vgxml_judge::{Baseline, Diff};
 use vgxml_parse::Options;
 
 pub fn baseline(a: &BaselineArgs) -> Result<u8> {
-    let reports = read_all(&a.input.files, Options::full())?;
+    let reports = read_all(&a.input.files, Options::full())?.reports;
     let incomplete: Vec<&str> = reports
         .iter()
         .filter(|r| !r.complete)

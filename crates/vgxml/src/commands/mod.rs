@@ -10,7 +10,7 @@ use crate::cli::Command;
 use anyhow::{Context as _, Result};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use vgxml_parse::{read_path_with, Options, Report};
+use vgxml_parse::{read_path_input, InputState, Options, ReadError, Report};
 
 pub fn run(command: Command) -> Result<u8> {
     match command {
@@ -25,11 +25,70 @@ pub fn run(command: Command) -> Result<u8> {
     }
 }
 
-fn read_all(files: &[PathBuf], opts: Options) -> Result<Vec<Report>> {
-    files
-        .iter()
-        .map(|f| read_path_with(f, opts).map_err(anyhow::Error::from))
-        .collect()
+/// How whole the input was, worst last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Wholeness {
+    Complete,
+    /// A report ends early (Valgrind killed, disk full): exit 3.
+    Cut,
+    /// Malformed after a valid start, or bytes outside any report: what
+    /// could be read is kept and said partial; exit 2 (bad input).
+    Partial,
+}
+
+impl Wholeness {
+    fn exit_code(self) -> u8 {
+        match self {
+            Wholeness::Complete => 0,
+            Wholeness::Cut => 3,
+            Wholeness::Partial => 2,
+        }
+    }
+}
+
+/// Every report of every file (a file may hold several), and how whole
+/// the input was. A file in which no report starts is an error.
+struct Reports {
+    reports: Vec<Report>,
+    wholeness: Wholeness,
+}
+
+fn read_all(files: &[PathBuf], opts: Options) -> Result<Reports> {
+    let mut out = Reports {
+        reports: Vec::new(),
+        wholeness: Wholeness::Complete,
+    };
+    for f in files {
+        let input = read_path_input(f, opts)?;
+        let file = input.source.clone();
+        let w = match input.state {
+            InputState::Complete => Wholeness::Complete,
+            InputState::Cut => Wholeness::Cut,
+            InputState::Partial => Wholeness::Partial,
+            InputState::NotValgrindXml { offset, reason } if input.reports.is_empty() => {
+                return Err(ReadError::NotValgrindXml {
+                    file,
+                    offset,
+                    reason,
+                }
+                .into())
+            }
+            InputState::UnknownProtocol { offset, version } if input.reports.is_empty() => {
+                return Err(ReadError::UnknownProtocol {
+                    file,
+                    offset,
+                    version,
+                }
+                .into())
+            }
+            InputState::NotValgrindXml { .. } | InputState::UnknownProtocol { .. } => {
+                Wholeness::Partial
+            }
+        };
+        out.wholeness = out.wholeness.max(w);
+        out.reports.extend(input.reports);
+    }
+    Ok(out)
 }
 
 /// Where the output goes: `-o FILE`, else stdout.
@@ -53,13 +112,4 @@ fn source_root(given: Option<&Path>) -> PathBuf {
         .or_else(|| std::env::current_dir().ok())
         .unwrap_or_else(|| PathBuf::from("."));
     std::fs::canonicalize(&r).unwrap_or(r)
-}
-
-/// 0 when every report was read to its end, else 3.
-fn completeness_code(reports: &[Report]) -> u8 {
-    if reports.iter().all(|r| r.complete) {
-        0
-    } else {
-        3
-    }
 }

@@ -1,6 +1,6 @@
 //! `vgxml records` (every parsed item as JSON lines) and `vgxml html`.
 
-use super::{completeness_code, finish, output, read_all, source_root};
+use super::{finish, output, read_all, source_root};
 use crate::cli::{HtmlArgs, RecordsArgs};
 use anyhow::{Context as _, Result};
 use std::io::{self, Write};
@@ -16,7 +16,7 @@ pub fn dump(a: &RecordsArgs) -> Result<u8> {
         let reader = io::BufReader::with_capacity(1 << 20, file);
         for item in records_with(reader, &name, Options::full()) {
             let item = item?;
-            if let Item::End { complete: c } = item {
+            if let Item::End { complete: c, .. } = item {
                 complete &= c;
             }
             serde_json::to_writer(&mut out, &item)?;
@@ -28,10 +28,10 @@ pub fn dump(a: &RecordsArgs) -> Result<u8> {
 }
 
 pub fn html(a: &HtmlArgs) -> Result<u8> {
-    let reports = read_all(&a.input.files, Options::full())?;
+    let read = read_all(&a.input.files, Options::full())?;
     let mut policy = Policy::new(a.ours.rules(), source_root(a.source_root.as_deref()));
     policy.markers = a.markers.markers();
-    let page = html::render(&reports, &policy);
+    let page = html::render(&read.reports, &policy);
     match &a.output.output {
         Some(p) => std::fs::write(p, page).with_context(|| format!("{}", p.display()))?,
         None => {
@@ -40,5 +40,5 @@ pub fn html(a: &HtmlArgs) -> Result<u8> {
             finish(out)?;
         }
     }
-    Ok(completeness_code(&reports))
+    Ok(read.wholeness.exit_code())
 }

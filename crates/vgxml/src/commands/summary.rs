@@ -1,6 +1,6 @@
 //! `vgxml summary`: totals per kind, errors, suppressed counts, processes.
 
-use super::{completeness_code, finish, output, read_all};
+use super::{finish, output, read_all};
 use crate::cli::{SummaryArgs, SummaryFormat};
 use anyhow::Result;
 use std::io::Write;
@@ -9,8 +9,8 @@ use vgxml_judge::formats::junit::{junit_xml, TestCase};
 use vgxml_parse::{LeakKind, Options, Summary};
 
 pub fn run(a: &SummaryArgs) -> Result<u8> {
-    let reports = read_all(&a.input.files, Options::totals())?;
-    let s = Summary::from_reports(&reports);
+    let read = read_all(&a.input.files, Options::totals())?;
+    let s = Summary::from_reports(&read.reports);
     let mut out = output(a.output.output.as_deref())?;
     match a.format() {
         SummaryFormat::Text => write!(out, "{}", s.to_text())?,
@@ -32,7 +32,7 @@ pub fn run(a: &SummaryArgs) -> Result<u8> {
         eprintln!("vgxml: at least one report is incomplete");
     }
     finish(out)?;
-    Ok(completeness_code(&reports))
+    Ok(read.wholeness.exit_code())
 }
 
 fn warn_diagnostics(s: &Summary) {

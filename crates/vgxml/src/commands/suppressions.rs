@@ -1,7 +1,7 @@
 //! `vgxml suppressions`: the generated ones, deduplicated; with `--unused`,
 //! the entries of suppression files that no run used.
 
-use super::{completeness_code, finish, output, read_all};
+use super::{finish, output, read_all};
 use crate::cli::SuppressionsArgs;
 use anyhow::{bail, Result};
 use std::io::Write;
@@ -14,16 +14,17 @@ pub fn generated(a: &SuppressionsArgs) -> Result<u8> {
         suppressions: true,
         collect_errors: true,
     };
-    let reports = read_all(&a.input.files, opts)?;
+    let read = read_all(&a.input.files, opts)?;
+    let reports = &read.reports;
     for d in reports.iter().flat_map(|r| &r.diagnostics) {
         eprintln!("vgxml: note: {d}");
     }
     let mut out = output(a.output.output.as_deref())?;
-    for (_, s) in supp::generated(&reports) {
+    for (_, s) in supp::generated(reports) {
         writeln!(out, "{}", s.rawtext.trim_end())?;
     }
     finish(out)?;
-    Ok(completeness_code(&reports))
+    Ok(read.wholeness.exit_code())
 }
 
 pub fn unused(a: &SuppressionsArgs) -> Result<u8> {
@@ -33,7 +34,8 @@ pub fn unused(a: &SuppressionsArgs) -> Result<u8> {
         suppressions: false,
         collect_errors: false,
     };
-    let reports = read_all(&a.input.files, opts)?;
+    let read = read_all(&a.input.files, opts)?;
+    let reports = &read.reports;
     if !reports.iter().any(supp::suppcounts_known) {
         bail!("every run was made with -q/--quiet, which leaves <suppcounts> out of the XML: cannot tell which suppressions were used (rerun without -q)");
     }
@@ -62,7 +64,7 @@ pub fn unused(a: &SuppressionsArgs) -> Result<u8> {
             at.join(", ")
         );
     }
-    let unused = supp::unused(&entries, &reports);
+    let unused = supp::unused(&entries, reports);
     let mut out = output(a.output.output.as_deref())?;
     if a.json {
         serde_json::to_writer(&mut out, &unused)?;
@@ -80,7 +82,7 @@ pub fn unused(a: &SuppressionsArgs) -> Result<u8> {
         )?;
     }
     finish(out)?;
-    Ok(match completeness_code(&reports) {
+    Ok(match read.wholeness.exit_code() {
         0 if unused.is_empty() => 0,
         0 => 1,
         c => c,
