@@ -17,7 +17,7 @@ use crate::{
     planted,
     pool::run_check,
     step::{fmt_secs, Step},
-    venv,
+    venv, vgxml_wheel,
 };
 
 /// How one check ended.
@@ -145,6 +145,8 @@ pub fn run(sh: &Shell, root: &Path, args: &CiArgs) -> Result<()> {
             "pip install mypy (python/requirements-dev.txt)",
         )
     })?;
+
+    checks.run("vgxml wheel", || vgxml_wheel::check(sh, root, &venv))?;
 
     checks.run("actionlint", || {
         let actionlint = venv.bin("actionlint");

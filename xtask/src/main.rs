@@ -25,6 +25,7 @@ mod supp;
 mod tidy;
 mod unittest;
 mod venv;
+mod vgxml_wheel;
 
 use std::process::ExitCode;
 
