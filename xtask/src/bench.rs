@@ -25,7 +25,10 @@ pub fn run(sh: &Shell, root: &Path, args: &BenchArgs) -> Result<()> {
         let venv = venv::ensure(sh, root)?;
         let step = Step::start("vgxml: throughput and peak RSS vs ElementTree");
         run_tool(
-            cmd!(sh, "cargo build --release --quiet -p vgxml"),
+            cmd!(
+                sh,
+                "cargo build --release --quiet -p vgxml -p vgxml-parse --example floors"
+            ),
             "cargo build --release -p vgxml",
             "",
         )?;
@@ -39,6 +42,7 @@ pub fn run(sh: &Shell, root: &Path, args: &BenchArgs) -> Result<()> {
             dir: root.join("target/bench-vgxml"),
             python: venv.real_python()?,
             vgxml: root.join("target/release/vgxml"),
+            floors: root.join("target/release/examples/floors"),
             fixtures: root.join("crates/vgxml-parse/tests/fixtures"),
         });
         step.done();

@@ -1,6 +1,7 @@
 //! `cargo xtask bench --vgxml`: throughput (MB/s) and peak RSS of the
 //! release `vgxml summary --json` on generated reports, against Python's
-//! `xml.etree.ElementTree.iterparse` computing the same totals, in the same run.
+//! `xml.etree.ElementTree.iterparse` computing the same totals, a bare
+//! quick-xml event loop and a memchr pass over the same bytes, in one run.
 //!
 //! The reports are built by replicating real memcheck records from
 //! `tests/fixtures` (leaks of every kind with indirect children, invalid
@@ -229,6 +230,9 @@ pub struct Options {
     pub python: PathBuf,
     /// The release `vgxml` binary.
     pub vgxml: PathBuf,
+    /// The release `floors` example of vgxml-parse (a bare quick-xml loop
+    /// and a memchr pass: what any parser's speed is measured against).
+    pub floors: PathBuf,
     pub fixtures: PathBuf,
 }
 
@@ -239,6 +243,7 @@ pub fn run(opts: &Options) {
         dir,
         python,
         vgxml: bin,
+        floors: floors_bin,
         fixtures,
     } = opts;
     let runs = *runs;
@@ -251,8 +256,15 @@ pub fn run(opts: &Options) {
     let py_script = dir.join("etree_totals.py");
     std::fs::write(&py_script, PY).unwrap();
     println!(
-        "{:>8} {:>12} {:>10} {:>12} {:>10} {:>8}",
-        "size", "vgxml MB/s", "vgxml RSS", "etree MB/s", "etree RSS", "ratio"
+        "{:>8} {:>12} {:>10} {:>12} {:>10} {:>8} {:>14} {:>12}",
+        "size",
+        "vgxml MB/s",
+        "vgxml RSS",
+        "etree MB/s",
+        "etree RSS",
+        "ratio",
+        "quick-xml MB/s",
+        "memchr MB/s"
     );
     for &mb in sizes {
         let path = dir.join(format!("report-{mb}MB.xml"));
@@ -307,15 +319,34 @@ pub fn run(opts: &Options) {
         } else {
             len / 1e6 / median(ptimes)
         };
+        let (qx, mc) = floors(floors_bin, &path, runs);
         println!(
-            "{:>6.0}MB {:>12.0} {:>7.1}MiB {:>12.1} {:>7.1}MiB {:>7.1}x",
+            "{:>6.0}MB {:>12.0} {:>7.1}MiB {:>12.1} {:>7.1}MiB {:>7.1}x {:>14.0} {:>12.0}",
             len / 1e6,
             vg,
             rss as f64 / 1024.0,
             py,
             prss as f64 / 1024.0,
-            vg / py
+            vg / py,
+            qx,
+            mc
         );
         let _ = std::fs::remove_file(&path);
     }
+}
+
+/// The median MB/s of the bare quick-xml loop and of the memchr pass over
+/// `path`, from the release `floors` example.
+fn floors(bin: &Path, path: &Path, runs: usize) -> (f64, f64) {
+    let o = Command::new(bin)
+        .arg(path)
+        .arg(runs.to_string())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    (
+        v["quick_xml_mb_s"].as_f64().unwrap_or(f64::NAN),
+        v["memchr_mb_s"].as_f64().unwrap_or(f64::NAN),
+    )
 }

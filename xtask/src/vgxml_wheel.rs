@@ -40,7 +40,10 @@ pub fn check(sh: &Shell, root: &Path, venv: &Venv) -> Result<()> {
     run_tool(cmd!(sh, "{python} -m venv {fresh}"), "python -m venv", "")?;
     let pip = fresh.join("bin/pip");
     run_tool(
-        cmd!(sh, "{pip} install -q --disable-pip-version-check --no-index --no-deps {wheel}"),
+        cmd!(
+            sh,
+            "{pip} install -q --disable-pip-version-check --no-index --no-deps {wheel}"
+        ),
         "pip install (the vgxml wheel)",
         "",
     )?;
@@ -66,7 +69,10 @@ pub fn check(sh: &Shell, root: &Path, venv: &Venv) -> Result<()> {
             "the installed `vgxml check` on a leaking report exited {status}, not 1"
         )));
     }
-    println!("installed {} and ran it: 232 bytes in 3 blocks definitely lost, check exits 1", wheel.display());
+    println!(
+        "installed {} and ran it: 232 bytes in 3 blocks definitely lost, check exits 1",
+        wheel.display()
+    );
     step.done();
     Ok(())
 }
