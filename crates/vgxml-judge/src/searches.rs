@@ -27,6 +27,9 @@ pub(crate) fn stack_key(r: &ErrorRecord) -> String {
         .join(" <- ")
 }
 
+/// A test's checkpoints in order: (round, amount per site of ours).
+pub(crate) type Checkpoints = Vec<(u32, HashMap<String, Amount>)>;
+
 /// One process's searches, replayed.
 pub(crate) struct Timeline<'r> {
     /// A baseline marker came before the first test (its quiet search is
@@ -36,7 +39,7 @@ pub(crate) struct Timeline<'r> {
     /// change from the baseline to the end.
     pub changed_after_baseline: HashSet<String>,
     /// Per test, its checkpoints in order: (round, amount per site of ours).
-    pub checkpoints: BTreeMap<String, Vec<(u32, HashMap<String, Amount>)>>,
+    pub checkpoints: BTreeMap<String, Checkpoints>,
     /// The latest record seen for each site.
     pub latest: HashMap<String, &'r ErrorRecord>,
 }
@@ -144,7 +147,7 @@ pub(crate) fn replay<'r>(r: &'r Report, ours: &OurCode, markers: &Markers) -> Ti
     apply_after(None, &mut replay);
     let mut tests_began = false;
     let mut baseline = false;
-    let mut checkpoints: BTreeMap<String, Vec<(u32, HashMap<String, Amount>)>> = BTreeMap::new();
+    let mut checkpoints: BTreeMap<String, Checkpoints> = BTreeMap::new();
     for msg in &r.client_messages {
         let text = msg.text.trim();
         let marker = markers.read(text);

@@ -22,7 +22,9 @@ fn policy() -> Policy {
 fn growth_in_every_round_is_caught_bounded_memory_is_not() {
     let reports = vec![read_path(&fixture("checkpoints.xml")).unwrap()];
     let j = judge(&reports, &policy());
-    let mut grown: Vec<(String, String, Vec<(u64, u64)>)> = j
+    // (test, function, (bytes, blocks) at each checkpoint)
+    type Grown = (String, String, Vec<(u64, u64)>);
+    let mut grown: Vec<Grown> = j
         .issues
         .iter()
         .filter(|i| i.rule == Rule::Growth)
