@@ -32,6 +32,12 @@ void quick_leak_check() noexcept {
   }
 }
 
+bool check_defined(const void* data, std::size_t bytes) noexcept {
+  // The request evaluates to 0 outside Valgrind (and under a tool other
+  // than Memcheck), else to 0 or the address of the first bad byte.
+  return VALGRIND_CHECK_MEM_IS_DEFINED(data, bytes) == 0;
+}
+
 #else
 
 bool compiled_in() noexcept { return false; }
@@ -39,6 +45,7 @@ bool running() noexcept { return false; }
 void print_marker(const std::string&) noexcept {}
 void changed_leak_check() noexcept {}
 void quick_leak_check() noexcept {}
+bool check_defined(const void*, std::size_t) noexcept { return true; }
 
 #endif
 

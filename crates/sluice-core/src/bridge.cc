@@ -96,6 +96,9 @@ bool valgrind_running() { return valgrind::running(); }
 void valgrind_marker(rust::Str text) { valgrind::print_marker(std::string(text)); }
 void valgrind_changed_leak_check() { valgrind::changed_leak_check(); }
 void valgrind_quick_leak_check() { valgrind::quick_leak_check(); }
+bool valgrind_check_defined(rust::Slice<const float> samples) {
+  return valgrind::check_defined(samples.data(), samples.size() * sizeof(float));
+}
 
 }  // namespace bridge
 }  // namespace sluice

@@ -137,6 +137,10 @@ pub(crate) mod bridge {
         fn valgrind_changed_leak_check();
         #[namespace = "sluice::bridge"]
         fn valgrind_quick_leak_check();
+        /// Memcheck's check that every byte of `samples` is defined: see
+        /// `sluice::valgrind::check_defined` (cpp/include/sluice/valgrind.h).
+        #[namespace = "sluice::bridge"]
+        fn valgrind_check_defined(samples: &[f32]) -> bool;
     }
 }
 

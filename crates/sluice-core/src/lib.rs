@@ -311,6 +311,8 @@ pub fn live_objects() -> LiveObjects {
 /// Valgrind client requests (no-ops when the build lacked Valgrind's
 /// headers or the process is not under Valgrind).
 pub mod valgrind {
+    use std::sync::OnceLock;
+
     use crate::ffi::bridge;
 
     /// Whether the client requests were compiled in.
@@ -338,6 +340,26 @@ pub mod valgrind {
     /// of the next changed-leak search.
     pub fn quick_leak_check() {
         bridge::valgrind_quick_leak_check()
+    }
+
+    /// Under Memcheck, checks that every sample is defined (initialised):
+    /// where one is not, Memcheck reports an error (XML kind `ClientCheck`)
+    /// whose stack is the caller's and, under `--track-origins=yes`, says
+    /// where the undefined value was created; returns false then. Memcheck
+    /// reports undefined data only when it decides a branch, an address or a
+    /// system call, so samples copied out of the core pass silently unless
+    /// checked where they leave it: a binding calls this wherever native
+    /// samples become visible to its language. Outside Valgrind it returns
+    /// true after one load and branch, without calling into C++.
+    pub fn check_defined(samples: &[f32]) -> bool {
+        !running_cached() || bridge::valgrind_check_defined(samples)
+    }
+
+    /// [`running`], asked once: a process does not start or stop running
+    /// under Valgrind.
+    fn running_cached() -> bool {
+        static RUNNING: OnceLock<bool> = OnceLock::new();
+        *RUNNING.get_or_init(bridge::valgrind_running)
     }
 }
 

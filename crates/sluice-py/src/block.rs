@@ -256,10 +256,12 @@ impl PyBlock {
     /// The samples as a list of frames, each a list of `channels` floats.
     fn tolist(&self, py: Python<'_>) -> Vec<Vec<f32>> {
         let channels = self.block.channels();
-        self.samples(py)
-            .chunks(channels)
-            .map(<[f32]>::to_vec)
-            .collect()
+        let samples = self.samples(py);
+        // Native samples become Python floats here: Memcheck would not see
+        // an undefined one being copied, so check them (a no-op outside
+        // Valgrind).
+        sluice_core::valgrind::check_defined(samples);
+        samples.chunks(channels).map(<[f32]>::to_vec).collect()
     }
 
     fn __repr__(&self) -> String {
@@ -298,6 +300,9 @@ impl PyBlock {
                  (a read-only view is available)",
             ));
         }
+        // The samples become visible to Python code here, to be read later
+        // without us: under Valgrind, check that every one is defined.
+        sluice_core::valgrind::check_defined(this.samples(slf.py()));
         let want_shape = flags & ffi::PyBUF_ND == ffi::PyBUF_ND;
         let want_strides = flags & ffi::PyBUF_STRIDES == ffi::PyBUF_STRIDES;
         let want_format = flags & ffi::PyBUF_FORMAT == ffi::PyBUF_FORMAT;

@@ -277,6 +277,9 @@ impl Output {
         match std::mem::replace(self, Output::None) {
             Output::None => Err(PyRuntimeError::new_err("push produced no output")),
             Output::Native(block) => {
+                // The push's output becomes a Python object here: under
+                // Valgrind, check that the core wrote every sample of it.
+                sluice_core::valgrind::check_defined(block.samples());
                 let object = Py::new(py, PyBlock::new(block))?;
                 *self = Output::Python(object.clone_ref(py));
                 Ok(object)
@@ -320,6 +323,9 @@ impl PythonHooks<'_> {
             .callbacks
             .get(py, token)
             .ok_or_else(|| PyRuntimeError::new_err("this pipeline's callables were cleared"))?;
+        // The block in flight is handed to Python here: under Valgrind,
+        // check that the stages before wrote every sample of it.
+        sluice_core::valgrind::check_defined(block.samples());
         let given = Bound::new(py, PyBlock::new(block))?;
         let returned = callable.bind(py).call1((given.clone(),))?;
         let result = if returned.is_none() {

@@ -3,7 +3,8 @@
 //! class of binding leak. Built only with the `planted-leaks` feature.
 
 use std::ffi::c_int;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use pyo3::exceptions::PyBufferError;
@@ -13,6 +14,7 @@ use pyo3::prelude::*;
 use pyo3::PyTraverseError;
 
 use crate::block::PyBlock;
+use crate::stages::{value_error, PyNativeStage};
 
 /// python-refcount: `Block.copy()` that returns its result with an extra
 /// reference, so the copy is never freed.
@@ -224,17 +226,148 @@ fn one_time_init() -> usize {
     rust + sluice_core::planted::cpp_one_time_table_size()
 }
 
+/// growing-reachable: a "logging" function that appends the block's samples
+/// to a C++ log behind a static pointer, never trimmed (reachable at exit).
+#[pyfunction]
+fn append_sample_log(block: &Bound<'_, PyBlock>) -> PyResult<usize> {
+    sluice_core::planted::cpp_append_sample_log(block.get().native(block.py())).map_err(value_error)
+}
+
+/// growth-freed-at-exit: the same log as a C++ static object (freed at exit).
+#[pyfunction]
+fn append_static_sample_log(block: &Bound<'_, PyBlock>) -> PyResult<usize> {
+    sluice_core::planted::cpp_append_static_sample_log(block.get().native(block.py()))
+        .map_err(value_error)
+}
+
+/// scratch-high-water (control): the median of the samples, through a C++
+/// static scratch buffer grown to the largest block seen. Bounded.
+#[pyfunction]
+fn median_with_scratch(block: &Bound<'_, PyBlock>) -> PyResult<f32> {
+    sluice_core::planted::cpp_median_with_scratch(block.get().native(block.py()))
+        .map_err(value_error)
+}
+
+/// uninit-output: a native stage like `Gain` whose C++ kernel never writes
+/// the last sample of an odd-length block.
+#[pyclass(module = "sluice._planted", extends = PyNativeStage, frozen)]
+struct PairwiseGain {
+    #[pyo3(get)]
+    factor: f32,
+}
+
+#[pymethods]
+impl PairwiseGain {
+    #[new]
+    fn new(factor: f32) -> PyResult<PyClassInitializer<Self>> {
+        let stage = sluice_core::planted::pairwise_gain(factor);
+        Ok(PyNativeStage::init(stage)?.add_subclass(PairwiseGain { factor }))
+    }
+}
+
+/// rust-drops-cpp: the peak of a native snapshot of the block, as a push
+/// takes of a block that a view may write; the Rust wrapper never drops
+/// the C++ copy `duplicate()` returned.
+#[pyfunction]
+fn snapshot_peak(block: &Bound<'_, PyBlock>) -> PyResult<f32> {
+    let native = block.get().native(block.py());
+    let snapshot = ManuallyDrop::new(native.duplicate().map_err(value_error)?); // planted: never dropped
+    Ok(snapshot
+        .samples()
+        .iter()
+        .fold(0.0f32, |peak, x| peak.max(x.abs())))
+}
+
+/// fd-leak: the resident set in pages, read by C++ through a file
+/// descriptor it never closes.
+#[pyfunction]
+fn resident_pages() -> PyResult<i64> {
+    sluice_core::planted::cpp_resident_pages().map_err(value_error)
+}
+
+/// thread-leak: hands a copy of the block to a new C++ writer thread, never
+/// joined and parked forever.
+#[pyfunction]
+fn start_flush_worker(block: &Bound<'_, PyBlock>) -> PyResult<usize> {
+    sluice_core::planted::cpp_start_flush_worker(block.get().native(block.py()))
+        .map_err(value_error)
+}
+
+/// subscriptions-kept: a long-lived C++ fan-out of blocks to subscribers
+/// whose cancelled subscriptions are never removed.
+#[pyclass(module = "sluice._planted", frozen)]
+struct Fanout {
+    core: Mutex<sluice_core::planted::Fanout>,
+    next_token: AtomicU64,
+}
+
+#[pymethods]
+impl Fanout {
+    #[new]
+    fn new() -> PyResult<Self> {
+        Ok(Fanout {
+            core: Mutex::new(sluice_core::planted::Fanout::new().map_err(value_error)?),
+            next_token: AtomicU64::new(0),
+        })
+    }
+
+    fn subscribe(&self) -> PyResult<FanoutSubscription> {
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let subscription = self
+            .core
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .subscribe(token)
+            .map_err(value_error)?;
+        Ok(FanoutSubscription { subscription })
+    }
+
+    /// Tells the active subscribers about `block`; how many were told.
+    fn publish(&self, block: &Bound<'_, PyBlock>) -> usize {
+        self.core
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .publish(block.get().native(block.py()))
+    }
+}
+
+#[pyclass(module = "sluice._planted", frozen)]
+struct FanoutSubscription {
+    subscription: sluice_core::Subscription,
+}
+
+#[pymethods]
+impl FanoutSubscription {
+    fn cancel(&self) {
+        self.subscription.cancel();
+    }
+
+    #[getter]
+    fn active(&self) -> bool {
+        self.subscription.is_active()
+    }
+}
+
 pub(crate) fn module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     let m = PyModule::new(py, "_planted")?;
     m.add_class::<UntracedPipeline>()?;
     m.add_class::<KeepingPipeline>()?;
     m.add_class::<KeptSubscription>()?;
     m.add_class::<StickyBlock>()?;
+    m.add_class::<PairwiseGain>()?;
+    m.add_class::<Fanout>()?;
+    m.add_class::<FanoutSubscription>()?;
     m.add_function(wrap_pyfunction!(copy_with_extra_ref, &m)?)?;
     m.add_function(wrap_pyfunction!(cpp_leak_new, &m)?)?;
     m.add_function(wrap_pyfunction!(rust_leak, &m)?)?;
     m.add_function(wrap_pyfunction!(read_past_end, &m)?)?;
     m.add_function(wrap_pyfunction!(branch_on_uninitialised, &m)?)?;
     m.add_function(wrap_pyfunction!(one_time_init, &m)?)?;
+    m.add_function(wrap_pyfunction!(append_sample_log, &m)?)?;
+    m.add_function(wrap_pyfunction!(append_static_sample_log, &m)?)?;
+    m.add_function(wrap_pyfunction!(median_with_scratch, &m)?)?;
+    m.add_function(wrap_pyfunction!(snapshot_peak, &m)?)?;
+    m.add_function(wrap_pyfunction!(resident_pages, &m)?)?;
+    m.add_function(wrap_pyfunction!(start_flush_worker, &m)?)?;
     Ok(m)
 }

@@ -22,7 +22,7 @@ pub struct PyNativeStage {
 }
 
 impl PyNativeStage {
-    fn init(stage: Result<Stage, CoreError>) -> PyResult<PyClassInitializer<Self>> {
+    pub(crate) fn init(stage: Result<Stage, CoreError>) -> PyResult<PyClassInitializer<Self>> {
         let prototype = stage.map_err(value_error)?;
         Ok(PyClassInitializer::from(PyNativeStage { prototype }))
     }
