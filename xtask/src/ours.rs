@@ -7,8 +7,11 @@ use vgxml_judge::OurCode;
 
 /// Frames in the extension module, in sources under `cpp/` or `crates/`
 /// (absolute, as Valgrind gives them, or relative, as rustc records them),
-/// or in a function of ours by name. The counting allocator
-/// (`alloc_count.rs`) wraps every Rust allocation and is never where a leak is.
+/// or in a function of ours by name. Wrappers are never the place of a
+/// finding: the counting allocator (`alloc_count.rs`) is on every Rust
+/// allocation's stack, and the boundary check (`check_defined`: the C++
+/// client request, its bridge, its Rust face) on every `ClientCheck`'s —
+/// the place is the caller, where native memory reaches Python.
 pub fn our_code(root: &Path) -> OurCode {
     let root = root.display().to_string();
     OurCode::new()
@@ -21,4 +24,7 @@ pub fn our_code(root: &Path) -> OurCode {
         .function_pattern("_native::*")
         .function_pattern("sluice_core::*")
         .exclude("*alloc_count*")
+        .exclude("sluice::valgrind::check_defined*")
+        .exclude("*valgrind_check_defined*")
+        .exclude("sluice_core::valgrind::check_defined*")
 }

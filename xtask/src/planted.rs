@@ -55,6 +55,16 @@ const fn row(class: &'static str, test: &'static str, planted: &'static [&'stati
     }
 }
 
+/// Something no stage may report (bounded memory, one-time initialisation).
+const fn control(class: &'static str, test: &'static str) -> Row {
+    Row {
+        class,
+        test,
+        planted: &[],
+        control: true,
+    }
+}
+
 /// Keep in the order of the table; add a row here and a test in
 /// `python/tests/planted_test.py` (see docs/memory-testing.md).
 pub const ROWS: &[Row] = &[
@@ -75,12 +85,29 @@ pub const ROWS: &[Row] = &[
     row("rust-leak", "test_rust_leak", &["rust_leak"]),
     row("invalid-read", "test_invalid_read", &["read_past_end"]),
     row("uninit", "test_uninit", &["branch_on_uninitialised"]),
-    Row {
-        class: "one-time-init (control)",
-        test: "test_one_time_init",
-        planted: &[],
-        control: true,
-    },
+    row(
+        "growing-reachable",
+        "test_growing_reachable",
+        &["append_sample_log"],
+    ),
+    row(
+        "growth-freed-at-exit",
+        "test_growth_freed_at_exit",
+        &["append_static_sample_log"],
+    ),
+    // The kernel that skips the write is on no stack: the origin names the
+    // fused path's uninitialised block, the boundary check our line.
+    row(
+        "uninit-output",
+        "test_uninit_output",
+        &["uninitialized_like", "PairwiseGain"],
+    ),
+    row("rust-drops-cpp", "test_rust_drops_cpp", &["snapshot_peak"]),
+    row("fd-leak", "test_fd_leak", &["resident_pages"]),
+    row("thread-leak", "test_thread_leak", &["start_flush_worker"]),
+    row("subscriptions-kept", "test_subscriptions_kept", &["Fanout"]),
+    control("one-time-init (control)", "test_one_time_init"),
+    control("scratch-high-water (control)", "test_scratch_high_water"),
 ];
 
 const STAGES: [StageName; 3] = [StageName::Tracemalloc, StageName::Valgrind, StageName::Lsan];
@@ -427,6 +454,21 @@ fn message(root: &Path, f: &Finding) -> String {
     let Some(loc) = &f.location else {
         return what;
     };
+    // The chain of our frames and the origin name the planted line when the
+    // place does not (a Rust line that dropped a C++ block; a kernel that
+    // skipped a write, seen only through where its block was made).
+    let mut also = String::new();
+    if f.chain.len() > 1 {
+        let chain: Vec<String> = f.chain.iter().map(ToString::to_string).collect();
+        also += &format!("\n      via {}", chain.join(" <- "));
+    }
+    if !f.origin.is_empty() {
+        let origin: Vec<String> = f.origin.iter().map(ToString::to_string).collect();
+        also += &format!(
+            "\n      uninitialised value created at {}",
+            origin.join(" <- ")
+        );
+    }
     let mut place = loc.clone();
     if let Some((file, line)) = loc.rsplit_once(':') {
         if file.ends_with(".py") {
@@ -441,5 +483,5 @@ fn message(root: &Path, f: &Finding) -> String {
             }
         }
     }
-    format!("{what} at {place}")
+    format!("{what} at {place}{also}")
 }

@@ -143,8 +143,11 @@ pub struct Finding {
     pub location: Option<String>,
     /// Our frames, innermost first up to the binding entry point
     /// (`cpp/src/block.cc:35 <- crates/sluice-core/src/lib.rs:131 <- ...`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chain: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<vgxml_judge::Place>,
+    /// Where an uninitialised value was created: our frames, innermost first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub origin: Vec<vgxml_judge::Place>,
     pub bytes: Option<u64>,
     pub blocks: Option<u64>,
     pub detail: String,
@@ -154,6 +157,28 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A finding of `rule` with nothing known but what it is.
+    pub fn new(rule: Rule, what: impl Into<String>) -> Finding {
+        Finding {
+            rule,
+            what: what.into(),
+            test: None,
+            location: None,
+            chain: Vec::new(),
+            origin: Vec::new(),
+            bytes: None,
+            blocks: None,
+            detail: String::new(),
+            growth: None,
+        }
+    }
+
+    /// The chain of our frames as one line (`a:1 <- b:2`), when it has more
+    /// than the location.
+    pub fn chain_line(&self) -> Option<String> {
+        (self.chain.len() > 1).then(|| vgxml_judge::chain_text(&self.chain))
+    }
+
     /// `what [test] at location: N bytes in M blocks`, the summary's line.
     pub fn line(&self) -> String {
         let mut line = self.what.clone();
@@ -169,7 +194,10 @@ impl Finding {
                 line += &format!(" in {n} blocks");
             }
         }
-        if let Some(c) = self.chain.as_ref().filter(|c| c.contains(" <- ")) {
+        if let Some(o) = self.origin.first() {
+            line += &format!(", created at {o}");
+        }
+        if let Some(c) = self.chain_line() {
             line += &format!("\n          {c}");
         }
         line

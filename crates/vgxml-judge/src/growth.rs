@@ -67,6 +67,7 @@ pub(crate) fn issues(
                 .location_frame(rec)
                 .map(|f| Place::of(f, &policy.source_root)),
             chain: crate::place::chain(rec, ours, &policy.source_root),
+            origin: Vec::new(),
             test: Some(run_test.map_or(test.clone(), str::to_owned)),
             bytes: Some(last.bytes.saturating_sub(first.bytes)),
             blocks: Some(last.blocks.saturating_sub(first.blocks)),

@@ -29,7 +29,7 @@ use crate::judgement::{
     Rule,
 };
 use crate::markers::{site_key, Attribution};
-use crate::place::{chain, Place};
+use crate::place::{chain, origin, Place};
 use crate::records::counted_records;
 use crate::render::{normalize_text, render_frame, render_record};
 use crate::searches::{replay, Timeline};
@@ -113,6 +113,7 @@ pub fn judge_input(input: &Input<'_>, policy: &Policy) -> Judgement {
                 pid: r.pid,
                 place: location.map(|f| Place::of(f, &policy.source_root)),
                 chain: chain(e, ours, &policy.source_root),
+                origin: origin(e, ours, &policy.source_root),
                 excuse,
             },
         ));
@@ -292,6 +293,7 @@ fn issues_of(records: &[(usize, Judged)]) -> Vec<Issue> {
                 what: normalize_text(&j.record.what),
                 place: j.place.clone(),
                 chain: j.chain.clone(),
+                origin: j.origin.clone(),
                 test: j.test.clone(),
                 bytes: leak.then_some(acc.amount.0),
                 blocks: leak.then_some(acc.amount.1),

@@ -127,6 +127,10 @@ pub struct Judged {
     /// Our frames, innermost first (see [`crate::place::chain`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub chain: Vec<Place>,
+    /// Where an uninitialised value was created (`--track-origins=yes`):
+    /// the chain of our frames of the origin stack, innermost first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub origin: Vec<Place>,
     /// Why a record of a judged kind does not fail, besides a budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub excuse: Option<Excuse>,
@@ -194,6 +198,9 @@ pub struct Issue {
     /// Our frames, innermost first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub chain: Vec<Place>,
+    /// Where an uninitialised value was created: our frames, innermost first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub origin: Vec<Place>,
     pub test: Option<String>,
     /// Leaks: direct bytes and blocks; growth: what the last checkpoint
     /// holds more than the first.

@@ -40,7 +40,7 @@ pub use judgement::{
 };
 pub use markers::{Marker, Markers};
 pub use ours::{glob_match, OurCode};
-pub use place::{chain, chain_text, normalize_lexically, repo_relative, Place};
+pub use place::{chain, chain_text, normalize_lexically, origin, repo_relative, Place};
 pub use records::counted_records;
 pub use render::{normalize_text, render_frame, render_normalized, render_record};
 pub use supp::{SuppEntry, SuppError, SuppFrame};

@@ -83,14 +83,27 @@ impl fmt::Display for Place {
 /// up to the outermost (the binding entry point); a frame repeated by
 /// inlining shows once.
 pub fn chain(r: &ErrorRecord, ours: &OurCode, root: &Path) -> Vec<Place> {
+    chain_of(&r.stack, ours, root)
+}
+
+fn chain_of(stack: &[Frame], ours: &OurCode, root: &Path) -> Vec<Place> {
     let mut out: Vec<Place> = Vec::new();
-    for f in r.stack.iter().filter(|f| ours.matches_source(f)) {
+    for f in stack.iter().filter(|f| ours.matches_source(f)) {
         let p = Place::of(f, root);
         if out.last().map(Place::file_line) != Some(p.file_line()) {
             out.push(p);
         }
     }
     out
+}
+
+/// Where an uninitialised value was created (`--track-origins=yes`): the
+/// chain of our frames of the origin stack, innermost first.
+pub fn origin(r: &ErrorRecord, ours: &OurCode, root: &Path) -> Vec<Place> {
+    r.origin
+        .as_ref()
+        .map(|o| chain_of(&o.stack, ours, root))
+        .unwrap_or_default()
 }
 
 /// `a:1 <- b:2 <- c:3`: a chain as one line.

@@ -203,20 +203,20 @@ fn findings(root: &Path, test: &str, text: &str, report_prefix: &Path) -> Vec<Fi
         .issues
         .into_iter()
         .map(|i| Finding {
-            rule: Rule::Lost,
-            what: if i.category == Category::Definite {
-                "direct leak"
-            } else {
-                "indirect leak"
-            }
-            .into(),
             test: Some(test.to_owned()),
             location: i.place.as_ref().map(ToString::to_string),
-            chain: (!i.chain.is_empty()).then(|| vgxml_judge::chain_text(&i.chain)),
+            chain: i.chain.clone(),
             bytes: i.bytes,
             blocks: i.blocks,
             detail: format!("LeakSanitizer report: {}", rel(root, report_prefix)),
-            growth: None,
+            ..Finding::new(
+                Rule::Lost,
+                if i.category == Category::Definite {
+                    "direct leak"
+                } else {
+                    "indirect leak"
+                },
+            )
         })
         .collect()
 }

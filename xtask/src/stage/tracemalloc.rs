@@ -57,19 +57,12 @@ pub fn run(ctx: &StageCtx<'_>) -> Result<(StageReport, BTreeMap<String, f64>)> {
     }
     if !status.success() && report.findings.is_empty() {
         report.findings.push(Finding {
-            rule: Rule::TestsFailed,
-            what: "memory tests failed".into(),
-            test: None,
-            location: None,
-            chain: None,
-            bytes: None,
-            blocks: None,
             detail: format!(
                 "unittest exited with {}; see {}",
                 describe_status(status),
                 log.display()
             ),
-            growth: None,
+            ..Finding::new(Rule::TestsFailed, "memory tests failed")
         });
     }
     report.conclude();
@@ -123,34 +116,25 @@ impl ResultRow {
         let mut v = Vec::new();
         if self.leaking {
             v.push(Finding {
-                rule: Rule::PythonGrowth,
-                what: "python memory grows every round".into(),
                 test: Some(self.name.clone()),
                 location: self
                     .top_sites
                     .first()
                     .map(|s| rel(root, Path::new(&s.site))),
-                chain: None,
                 bytes: Some((self.bytes_per_iteration * f64::from(self.iterations)).round() as u64),
-                blocks: None,
                 detail: format!(
                     "{:.1} bytes/iteration; per round: {:?} bytes",
                     self.bytes_per_iteration, self.growth_bytes
                 ),
-                growth: None,
+                ..Finding::new(Rule::PythonGrowth, "python memory grows every round")
             });
         }
         for (ty, n) in &self.live_leaking {
             v.push(Finding {
-                rule: Rule::LiveObjects,
-                what: format!("native {ty} objects not freed"),
                 test: Some(self.name.clone()),
-                location: None,
-                chain: None,
-                bytes: None,
                 blocks: Some(*n),
                 detail: format!("sluice.live_objects()[{ty:?}] stayed {n} above its baseline"),
-                growth: None,
+                ..Finding::new(Rule::LiveObjects, format!("native {ty} objects not freed"))
             });
         }
         v

@@ -12,8 +12,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use vgxml_judge::{
-    chain_text, judge_input, supp, Category, Input, Issue, Judgement, Markers, Policy,
-    Rule as JudgeRule, RunInfo,
+    judge_input, supp, Category, Input, Issue, Judgement, Markers, Policy, Rule as JudgeRule,
+    RunInfo,
 };
 use vgxml_parse::{LeakKind, Report, Summary};
 
@@ -179,19 +179,16 @@ pub fn run(
             let log = unittest::Log::read(log);
             let failed = log.failed_tests();
             report.findings.push(Finding {
-                rule: Rule::TestsFailed,
-                what: format!(
-                    "tests failed under Valgrind (shard {}, {})",
-                    r.shard,
-                    describe_status(*status)
-                ),
                 test: (!failed.is_empty()).then(|| failed.join(", ")),
-                location: None,
-                chain: None,
-                bytes: None,
-                blocks: None,
                 detail: format!("{} (log: {})", log.failure_lines(), log_path.display()),
-                growth: None,
+                ..Finding::new(
+                    Rule::TestsFailed,
+                    format!(
+                        "tests failed under Valgrind (shard {}, {})",
+                        r.shard,
+                        describe_status(*status)
+                    ),
+                )
             });
         }
     }
@@ -275,15 +272,15 @@ fn finding(i: &Issue) -> Finding {
     }
     detail += &i.rendered;
     Finding {
-        rule,
-        what,
         test: i.test.as_deref().map(|t| short_name(t).to_owned()),
         location: i.place.as_ref().map(ToString::to_string),
-        chain: (!i.chain.is_empty()).then(|| chain_text(&i.chain)),
+        chain: i.chain.clone(),
+        origin: i.origin.clone(),
         bytes: i.bytes,
         blocks: i.blocks,
         detail,
         growth: i.growth.clone(),
+        ..Finding::new(rule, what)
     }
 }
 
