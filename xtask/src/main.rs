@@ -12,6 +12,7 @@ mod github;
 mod memcheck;
 mod memtest;
 mod ours;
+mod page;
 mod outcome;
 mod paths;
 mod planted;

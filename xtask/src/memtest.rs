@@ -9,7 +9,7 @@ use xshell::{cmd, Shell};
 
 use crate::{
     flags::{MemtestArgs, Stage},
-    github,
+    github, page,
     memcheck::{self, ValgrindOptions},
     outcome::found,
     paths::{fresh_dir, memtest_out, write_file},
@@ -177,7 +177,18 @@ pub fn run_with_venv(
     };
     let json_path = out.join("report.json");
     write_file(&json_path, &(serde_json::to_string_pretty(&report)? + "\n"))?;
-    print_summary(&stages, start.elapsed().as_secs_f64(), verdict, &json_path);
+    let page_path = out.join("report.html");
+    let html = page::render(&page::Page {
+        verdict: &verdict.as_str().to_uppercase(),
+        failed: verdict != RunVerdict::Clean,
+        python: &report.python,
+        seconds: report.seconds,
+        stages: &stages,
+        root,
+        out_dir: &out,
+    });
+    write_file(&page_path, &html)?;
+    print_summary(&stages, start.elapsed().as_secs_f64(), verdict, &json_path, &page_path);
     github::report(&stages, verdict.as_str());
 
     if let Some(e) = harness_error {
@@ -196,7 +207,7 @@ pub fn run_with_venv(
     Ok(())
 }
 
-fn print_summary(stages: &[StageReport], total: f64, verdict: RunVerdict, json: &Path) {
+fn print_summary(stages: &[StageReport], total: f64, verdict: RunVerdict, json: &Path, page: &Path) {
     println!("\n==> memtest summary");
     for st in stages {
         println!(
@@ -217,8 +228,9 @@ fn print_summary(stages: &[StageReport], total: f64, verdict: RunVerdict, json: 
         }
     }
     println!(
-        "  verdict: {} in {total:.1}s; report: {}",
+        "  verdict: {} in {total:.1}s; report: {} (page: {})",
         verdict.as_str(),
-        json.display()
+        json.display(),
+        page.display()
     );
 }

@@ -204,6 +204,29 @@ impl Finding {
     }
 }
 
+/// How a curve was judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trend {
+    /// Grew in every measured round: a leak.
+    Grows,
+    /// Did not grow in every round (flat, noise, a decaying warm-up).
+    Bounded,
+}
+
+/// One measured quantity of one test, round by round: what a verdict was
+/// drawn from (the memtest page plots it).
+#[derive(Debug, Clone, Serialize)]
+pub struct Curve {
+    pub test: String,
+    /// What is measured, with its unit (`Python bytes (tracemalloc)`, `our bytes (Valgrind)`).
+    pub metric: String,
+    /// One per point (`warm-up`, `round 1`, ...).
+    pub labels: Vec<String>,
+    pub values: Vec<i64>,
+    pub trend: Trend,
+}
+
 /// What one stage found.
 #[derive(Debug, Serialize)]
 pub struct StageReport {
@@ -217,6 +240,9 @@ pub struct StageReport {
     /// Listed, not failing (e.g. one-time allocations of the import).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Finding>,
+    /// Per test, the measurements the verdict was drawn from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub curves: Vec<Curve>,
     /// The normalised leak summary compared with the snapshot.
     pub normalized: String,
     pub snapshot: SnapshotState,
@@ -236,6 +262,7 @@ impl StageReport {
             processes: 0,
             findings: Vec::new(),
             notes: Vec::new(),
+            curves: Vec::new(),
             normalized: String::new(),
             snapshot: SnapshotState::NotCompared,
             valgrind: None,

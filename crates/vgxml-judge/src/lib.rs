@@ -33,6 +33,7 @@ pub use compare::{BaselineError, Change, Diff};
 pub use fingerprint::{
     fingerprint, fingerprint_key, fingerprint_of_key, fnv1a64, frame_key, normalize_function,
 };
+pub use growth::grows;
 pub use judge::{judge, judge_input};
 pub use judgement::{
     BudgetOutcome, Curve, Excuse, Growth, Input, Issue, Judged, Judgement, MoreThanBaseline, Point,

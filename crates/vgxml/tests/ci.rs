@@ -679,10 +679,7 @@ fn sarif_has_what_github_code_scanning_requires() {
         assert_eq!(fp.len(), 16);
         let pl = &res["locations"][0]["physicalLocation"];
         let uri = pl["artifactLocation"]["uri"].as_str().unwrap();
-        assert!(
-            uri.starts_with("programs/"),
-            "repo-relative: {uri}"
-        );
+        assert!(uri.starts_with("programs/"), "repo-relative: {uri}");
         assert!(!uri.starts_with('/'));
         assert!(pl["region"]["startLine"].as_u64().unwrap() > 0);
     }

@@ -23,7 +23,7 @@ use crate::{
     ours::our_code,
     paths::{files_with_prefix, fresh_dir, rel, write_file},
     pool::{cores, describe_status, run_pool, Job},
-    report::{Finding, Rule, StageName, StageReport},
+    report::{Curve, Finding, Rule, StageName, StageReport, Trend},
     step::Step,
     unittest::{self, list_cases, native_memory_env, shard_cases, short_name},
 };
@@ -218,7 +218,13 @@ pub fn run(
     }
     write_html(root, out, &reports, &policy, &mut report)?;
     let unused_suppressions = warn_unused_suppressions(root, out, &reports, &mut report)?;
-    report.valgrind = Some(valgrind_json(&reports, &judgement, unused_suppressions));
+    report.curves = curves(&judgement);
+    report.valgrind = Some(valgrind_json(
+        &reports,
+        &policy,
+        &judgement,
+        unused_suppressions,
+    ));
     report.conclude();
     report.normalized = normalize(&report.findings);
     report.seconds = step.done().as_secs_f64();
@@ -309,9 +315,81 @@ fn normalize(findings: &[Finding]) -> String {
     lines.join("\n") + "\n"
 }
 
-fn valgrind_json(reports: &[Report], judgement: &Judgement, unused: usize) -> serde_json::Value {
+/// Per test: what all our allocation sites held at each checkpoint, bytes
+/// and blocks.
+fn curves(j: &Judgement) -> Vec<Curve> {
+    let mut out = Vec::new();
+    for c in &j.curves {
+        let labels: Vec<String> = c
+            .points
+            .iter()
+            .map(|p| match p.round {
+                0 => "warm-up".to_owned(),
+                n => format!("round {n}"),
+            })
+            .collect();
+        let trend = if vgxml_judge::grows(&c.points) {
+            Trend::Grows
+        } else {
+            Trend::Bounded
+        };
+        let test = short_name(&c.test).to_owned();
+        out.push(Curve {
+            test: test.clone(),
+            metric: "our bytes (Valgrind checkpoints)".into(),
+            labels: labels.clone(),
+            values: c.points.iter().map(|p| p.bytes as i64).collect(),
+            trend,
+        });
+        out.push(Curve {
+            test,
+            metric: "our blocks (Valgrind checkpoints)".into(),
+            labels,
+            values: c.points.iter().map(|p| p.blocks as i64).collect(),
+            trend,
+        });
+    }
+    out
+}
+
+/// Totals of the end-of-run loss records per kind: all, ours, and the rest
+/// (the interpreter and third-party code), and what was suppressed.
+fn valgrind_json(
+    reports: &[Report],
+    policy: &Policy,
+    judgement: &Judgement,
+    unused: usize,
+) -> serde_json::Value {
     let summary = Summary::from_reports(reports);
+    let mut ours: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for r in reports {
+        for e in r.final_leaks().filter(|e| policy.ours.matches_record(e)) {
+            if let Some(k) = e.leak_kind() {
+                let slot = ours.entry(k.key()).or_default();
+                slot.0 += e.direct_bytes().unwrap_or(0);
+                slot.1 += e.leaked_blocks.unwrap_or(0);
+            }
+        }
+    }
+    let ours: serde_json::Map<String, serde_json::Value> = LeakKind::ALL
+        .iter()
+        .map(|k| {
+            let (bytes, blocks) = ours.get(k.key()).copied().unwrap_or_default();
+            (
+                k.key().to_owned(),
+                serde_json::json!({ "bytes": bytes, "blocks": blocks }),
+            )
+        })
+        .collect();
     serde_json::json!({
+        // "Using Valgrind-3.19.0 and LibVEX; rerun with -h for copyright info"
+        "version": reports.first().and_then(|r| {
+            r.preamble
+                .iter()
+                .find_map(|l| l.split_whitespace().find(|w| w.starts_with("Valgrind-")))
+                .map(|w| w.trim_start_matches("Valgrind-").to_owned())
+        }),
+        "leaks_ours": ours,
         "leaks_all_code": summary.leaks,
         "errors_all_code": summary.errors,
         "suppressed": summary.suppressed.by_name.values().sum::<u64>(),

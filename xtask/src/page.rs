@@ -1,0 +1,441 @@
+//! The memtest page (`target/memtest/report.html`): one self-contained page
+//! for the whole run, drawn from the same findings as the summary,
+//! report.json and the GitHub job summary. The verdict and what decided it
+//! come first (each finding with its curve, its chain of our frames as
+//! links to the source lines around them, its amounts and the rule that
+//! fired), then what ran, then our totals apart from the interpreter's,
+//! then per-test curves and details. No external assets; readable without
+//! JavaScript (a few lines of inline script only open the details and note
+//! the layout width for the browser test); fits a 1,280-pixel window.
+
+use std::{collections::BTreeMap, fmt::Write as _, path::Path};
+
+use crate::report::{Curve, Finding, StageReport, Trend};
+
+/// Everything the page shows.
+pub struct Page<'a> {
+    /// `CLEAN`, `FAILED` (a leak or memory error), `SNAPSHOT CHANGED`, `HARNESS ERROR`.
+    pub verdict: &'a str,
+    pub failed: bool,
+    pub python: &'a str,
+    pub seconds: f64,
+    pub stages: &'a [StageReport],
+    /// The repository root (sources are read from it, links point into it).
+    pub root: &'a Path,
+    /// Where the page is written: links to sources are relative to it.
+    pub out_dir: &'a Path,
+}
+
+/// Lines of source shown around each frame of a finding.
+const CONTEXT: usize = 2;
+/// At most this many findings get source excerpts (the rest link only).
+const EXCERPTS: usize = 12;
+
+pub fn escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+const CSS: &str = r#"
+*{box-sizing:border-box}
+body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
+main{max-width:1200px;margin:0 auto;padding:16px 24px}
+h1{font-size:28px;margin:8px 0 4px}
+h2{font-size:19px;margin:26px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+h3{font-size:16px;margin:0 0 6px}
+.verdict{padding:14px 18px;border-radius:8px;color:#fff}
+.verdict.failed{background:#b3261e}.verdict.clean{background:#1e7d32}
+.verdict p{margin:2px 0 0}
+.card{background:#fff;border:1px solid #ddd;border-left:6px solid #b3261e;border-radius:6px;padding:10px 14px;margin:10px 0}
+.card.note{border-left-color:#8a8a8a}
+.meta{color:#555;font-size:13px}
+.rule{font-weight:600}
+code,pre{font:13px/1.4 ui-monospace,Menlo,Consolas,monospace}
+.chain{margin:6px 0;padding-left:20px}
+.chain li{overflow-wrap:anywhere}
+pre.src{background:#f4f6f8;border:1px solid #e1e4e8;padding:4px 6px;margin:4px 0 8px;white-space:pre-wrap;overflow-wrap:anywhere}
+pre.src .hl{background:#ffe08a;display:block}
+table{border-collapse:collapse;width:100%;table-layout:fixed;background:#fff}
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+th{background:#f0f0f0}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.curves{display:flex;flex-wrap:wrap;gap:8px}
+.curve{background:#fff;border:1px solid #ddd;border-radius:6px;padding:6px 8px;width:286px}
+.curve .t{font-size:12px;color:#333;overflow-wrap:anywhere}
+svg{display:block}
+details{margin:6px 0}
+summary{cursor:pointer}
+"#;
+
+/// A small line chart of a curve, with the decision drawn on it: a rising
+/// red line for steady growth, a grey one for bounded memory.
+pub fn svg(c: &Curve, width: u32, height: u32) -> String {
+    let n = c.values.len();
+    let (lo, hi) = c
+        .values
+        .iter()
+        .fold((0i64, 0i64), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let span = (hi - lo).max(1) as f64;
+    let (pad_l, pad_r, pad_t, pad_b) = (4.0, 4.0, 6.0, 14.0);
+    let w = f64::from(width) - pad_l - pad_r;
+    let h = f64::from(height) - pad_t - pad_b;
+    let x = |i: usize| pad_l + if n > 1 { w * i as f64 / (n - 1) as f64 } else { w / 2.0 };
+    let y = |v: i64| pad_t + h - h * (v - lo) as f64 / span;
+    let color = match c.trend {
+        Trend::Grows => "#b3261e",
+        Trend::Bounded => "#6b7280",
+    };
+    let points: Vec<String> = c
+        .values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| format!("{:.1},{:.1}", x(i), y(v)))
+        .collect();
+    let mut s = format!(
+        "<svg width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"{}\">",
+        escape(&format!("{}: {}", c.metric, c.values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")))
+    );
+    let _ = write!(
+        s,
+        "<line x1=\"{pad_l}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#ccc\"/>",
+        y(lo),
+        pad_l + w,
+        y(lo)
+    );
+    let _ = write!(
+        s,
+        "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>",
+        points.join(" ")
+    );
+    for (i, &v) in c.values.iter().enumerate() {
+        let _ = write!(
+            s,
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"{color}\"><title>{}: {v}</title></circle>",
+            x(i),
+            y(v),
+            escape(c.labels.get(i).map_or("", String::as_str))
+        );
+    }
+    let decision = match c.trend {
+        Trend::Grows => "grows every round",
+        Trend::Bounded => "bounded",
+    };
+    let _ = write!(
+        s,
+        "<text x=\"{pad_l}\" y=\"{}\" font-size=\"10\" fill=\"{color}\">{decision}</text><text x=\"{:.1}\" y=\"{}\" font-size=\"10\" fill=\"#555\" text-anchor=\"end\">{}</text></svg>",
+        height - 2,
+        pad_l + w,
+        height - 2,
+        escape(&format!(
+            "{} -> {}",
+            c.values.first().copied().unwrap_or(0),
+            c.values.last().copied().unwrap_or(0)
+        ))
+    );
+    s
+}
+
+/// The lines of `file` (repository-relative) around `line`, the line marked.
+fn excerpt(root: &Path, file: &str, line: u32) -> Option<String> {
+    let text = std::fs::read_to_string(root.join(file)).ok()?;
+    let lines: Vec<&str> = text.lines().collect();
+    let at = usize::try_from(line).ok()?.checked_sub(1)?;
+    if at >= lines.len() {
+        return None;
+    }
+    let (from, to) = (at.saturating_sub(CONTEXT), (at + CONTEXT).min(lines.len() - 1));
+    let mut s = String::from("<pre class=\"src\">");
+    for (i, l) in lines.iter().enumerate().take(to + 1).skip(from) {
+        let text = format!("{:>5} {}", i + 1, escape(l));
+        if i == at {
+            let _ = write!(s, "<span class=\"hl\">{text}</span>");
+        } else {
+            let _ = writeln!(s, "{text}");
+        }
+    }
+    s.push_str("</pre>");
+    Some(s)
+}
+
+/// `../../cpp/src/block.cc` from the page to a repository file.
+fn link(page: &Page<'_>, file: &str) -> String {
+    let depth = page
+        .out_dir
+        .strip_prefix(page.root)
+        .map(|p| p.components().count())
+        .unwrap_or(0);
+    format!("{}{}", "../".repeat(depth), file)
+}
+
+/// A place as a link to its file, `file:line (function)`.
+fn place_html(page: &Page<'_>, p: &vgxml_judge::Place) -> String {
+    match (&p.file, p.line, p.in_repo) {
+        (Some(f), Some(l), true) => format!(
+            "<a href=\"{}\"><code>{}:{l}</code></a> <span class=\"meta\">{}</span>",
+            escape(&link(page, f)),
+            escape(f),
+            escape(&p.func)
+        ),
+        _ => format!("<code>{}</code>", escape(&p.to_string())),
+    }
+}
+
+/// What rule made a finding, in words.
+fn rule_words(stage: &StageReport, f: &Finding) -> &'static str {
+    use crate::report::Rule::*;
+    match f.rule {
+        PythonGrowth => "Python memory grew in every measured round (tracemalloc)",
+        LiveObjects => "native objects did not return to their baseline (sluice.live_objects())",
+        TestsFailed => "the tests themselves failed",
+        MemoryError => "a memory error in our code (Valgrind memcheck)",
+        Lost if stage.stage == crate::report::StageName::Lsan => {
+            "a block no pointer reaches at exit (LeakSanitizer)"
+        }
+        Lost => "a block lost at exit, allocated by our code (Valgrind)",
+        Growth => "an allocation site of ours grew in every measured round (Valgrind checkpoints)",
+        OneTime => "allocated once before the first test (listed, not failing)",
+    }
+}
+
+fn finding_card(page: &Page<'_>, st: &StageReport, f: &Finding, note: bool, excerpts: &mut usize) -> String {
+    let mut h = format!(
+        "<div class=\"card{}\"><h3>{}</h3><div class=\"meta\">stage {} &middot; <span class=\"rule\">{}</span>{}</div>",
+        if note { " note" } else { "" },
+        escape(&f.what),
+        st.stage,
+        rule_words(st, f),
+        f.test
+            .as_ref()
+            .map(|t| format!(" &middot; test <code>{}</code>", escape(t)))
+            .unwrap_or_default()
+    );
+    // The curve first: what the verdict was drawn from.
+    let curve = f.growth.as_ref().map(|g| Curve {
+        test: f.test.clone().unwrap_or_default(),
+        metric: "bytes at this site (Valgrind checkpoints)".into(),
+        labels: g
+            .points
+            .iter()
+            .map(|p| if p.round == 0 { "warm-up".into() } else { format!("round {}", p.round) })
+            .collect(),
+        values: g.points.iter().map(|p| p.bytes as i64).collect(),
+        trend: Trend::Grows,
+    });
+    let curve = curve.or_else(|| {
+        st.curves
+            .iter()
+            .find(|c| Some(&c.test) == f.test.as_ref() && c.trend == Trend::Grows)
+            .cloned()
+    });
+    if let Some(c) = &curve {
+        let _ = write!(h, "<div class=\"curve\"><div class=\"t\">{}</div>{}</div>", escape(&c.metric), svg(c, 270, 70));
+    }
+    if let Some(b) = f.bytes {
+        let _ = write!(
+            h,
+            "<p>{b} bytes{}</p>",
+            f.blocks.map(|n| format!(" in {n} blocks")).unwrap_or_default()
+        );
+    } else if let Some(n) = f.blocks {
+        let _ = write!(h, "<p>{n} objects</p>");
+    }
+    if !f.chain.is_empty() {
+        h.push_str("<div>our frames, innermost first:</div><ol class=\"chain\">");
+        for p in &f.chain {
+            let _ = write!(h, "<li>{}", place_html(page, p));
+            if *excerpts < EXCERPTS {
+                if let (Some(file), Some(line), true) = (&p.file, p.line, p.in_repo) {
+                    if let Some(x) = excerpt(page.root, file, line) {
+                        h.push_str(&x);
+                    }
+                }
+            }
+            h.push_str("</li>");
+        }
+        h.push_str("</ol>");
+        *excerpts += 1;
+    } else if let Some(l) = &f.location {
+        let _ = write!(h, "<p>at <code>{}</code></p>", escape(l));
+        if let Some((file, line)) = l.split(' ').next().and_then(|fl| fl.rsplit_once(':')) {
+            if let (Ok(n), true) = (line.parse(), *excerpts < EXCERPTS) {
+                if let Some(x) = excerpt(page.root, file, n) {
+                    h.push_str(&x);
+                    *excerpts += 1;
+                }
+            }
+        }
+    }
+    if !f.origin.is_empty() {
+        h.push_str("<div>the uninitialised value was created at:</div><ol class=\"chain\">");
+        for p in &f.origin {
+            let _ = write!(h, "<li>{}</li>", place_html(page, p));
+        }
+        h.push_str("</ol>");
+    }
+    if !f.detail.is_empty() {
+        let _ = write!(
+            h,
+            "<details><summary>details</summary><pre>{}</pre></details>",
+            escape(&f.detail)
+        );
+    }
+    h.push_str("</div>\n");
+    h
+}
+
+fn totals_table(st: &StageReport) -> Option<String> {
+    let v = st.valgrind.as_ref()?;
+    let kinds = [
+        ("definitely_lost", "definitely lost"),
+        ("indirectly_lost", "indirectly lost"),
+        ("possibly_lost", "possibly lost"),
+        ("still_reachable", "still reachable"),
+    ];
+    let mut h = String::from(
+        "<table id=\"totals\"><tr><th>at exit</th><th>our code</th><th>interpreter and third-party</th></tr>",
+    );
+    for (key, label) in kinds {
+        let ours = &v["leaks_ours"][key];
+        let all = &v["leaks_all_code"][key];
+        let cell = |bytes: Option<u64>, blocks: Option<u64>| match (bytes, blocks) {
+            (Some(b), Some(n)) => format!("{b} B in {n} blocks"),
+            _ => "not measured".to_owned(),
+        };
+        let ours_b = ours["bytes"].as_u64();
+        let ours_n = ours["blocks"].as_u64();
+        let theirs_b = all["bytes"].as_u64().map(|a| a.saturating_sub(ours_b.unwrap_or(0)));
+        let theirs_n = all["blocks"].as_u64().map(|a| a.saturating_sub(ours_n.unwrap_or(0)));
+        let _ = write!(
+            h,
+            "<tr><td>{label}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            cell(ours_b, ours_n),
+            cell(theirs_b, theirs_n)
+        );
+    }
+    let _ = write!(
+        h,
+        "<tr><td>suppressed (interpreter entries)</td><td class=\"num\">—</td><td class=\"num\">{} uses</td></tr></table>",
+        v["suppressed"].as_u64().unwrap_or(0)
+    );
+    h.push_str("<p class=\"meta\">Only our code decides the verdict: the interpreter's own records (start-up, caches, numpy) are never ours, and those the suppressions name are not listed at all.</p>");
+    Some(h)
+}
+
+/// The page.
+pub fn render(page: &Page<'_>) -> String {
+    let mut h = String::from("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width\">\n");
+    h.push_str("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n");
+    let failing: usize = page.stages.iter().map(|s| s.findings.len()).sum();
+    let _ = write!(
+        h,
+        "<title>memtest: {} ({} finding{})</title><style>{CSS}</style></head><body><main>\n",
+        page.verdict,
+        failing,
+        if failing == 1 { "" } else { "s" }
+    );
+    let valgrind_version = page
+        .stages
+        .iter()
+        .find_map(|s| s.valgrind.as_ref()?["version"].as_str().map(str::to_owned));
+    let tests: BTreeMap<&str, usize> = page.stages.iter().map(|s| (s.stage.as_str(), s.tests)).collect();
+    let _ = write!(
+        h,
+        "<div class=\"verdict {}\" id=\"verdict\"><h1>memtest: {}</h1><p>{}</p><p>CPython {}{} &middot; {:.1} s</p></div>\n",
+        if page.failed { "failed" } else { "clean" },
+        escape(page.verdict),
+        if failing == 0 {
+            format!(
+                "nothing of ours leaks, grows or misuses memory in {} tests",
+                tests.values().max().copied().unwrap_or(0)
+            )
+        } else {
+            format!("{failing} finding{} decided it, below", if failing == 1 { "" } else { "s" })
+        },
+        escape(page.python),
+        valgrind_version
+            .map(|v| format!(" &middot; Valgrind {}", escape(&v)))
+            .unwrap_or_default(),
+        page.seconds
+    );
+    let mut excerpts = 0;
+    if failing > 0 {
+        h.push_str("<h2 id=\"findings\">What decided it</h2>\n");
+        for st in page.stages {
+            for f in &st.findings {
+                h.push_str(&finding_card(page, st, f, false, &mut excerpts));
+            }
+        }
+    }
+    h.push_str("<h2>What ran</h2><table id=\"stages\"><tr><th style=\"width:11%\">stage</th><th style=\"width:9%\">verdict</th><th style=\"width:8%\">time</th><th style=\"width:7%\">tests</th><th>iterations</th><th style=\"width:10%\">processes</th><th style=\"width:20%\">snapshot</th></tr>");
+    for st in page.stages {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{:.1} s</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            st.stage,
+            st.verdict.as_str(),
+            st.seconds,
+            st.tests,
+            escape(&st.iterations),
+            st.processes,
+            escape(&st.snapshot.to_string())
+        );
+    }
+    h.push_str("</table>\n");
+    for st in page.stages {
+        if let Some(t) = totals_table(st) {
+            h.push_str("<h2>Ours apart from theirs (Valgrind, end of run)</h2>");
+            h.push_str(&t);
+        }
+    }
+    for st in page.stages.iter().filter(|s| !s.curves.is_empty()) {
+        let _ = write!(h, "<h2>Curves: {} stage</h2><div class=\"curves\">", st.stage);
+        for c in &st.curves {
+            let _ = write!(
+                h,
+                "<div class=\"curve\"><div class=\"t\"><code>{}</code> {}</div>{}</div>",
+                escape(&c.test),
+                escape(&c.metric),
+                svg(c, 270, 60)
+            );
+        }
+        h.push_str("</div>\n");
+    }
+    let notes: Vec<(&StageReport, &Finding)> = page
+        .stages
+        .iter()
+        .flat_map(|s| s.notes.iter().map(move |f| (s, f)))
+        .collect();
+    if !notes.is_empty() {
+        h.push_str("<h2>Listed, not failing</h2>");
+        for (st, f) in notes {
+            h.push_str(&finding_card(page, st, f, true, &mut excerpts));
+        }
+    }
+    h.push_str("<h2>Details</h2><ul>");
+    for st in page.stages {
+        for a in &st.artifacts {
+            let _ = write!(
+                h,
+                "<li><a href=\"{}\"><code>{}</code></a></li>",
+                escape(&link(page, a)),
+                escape(a)
+            );
+        }
+    }
+    h.push_str("</ul>\n");
+    // Open the findings' details when printed; note the layout width (the
+    // browser test reads it from the DOM).
+    h.push_str("<script>document.body.setAttribute('data-scroll-width', String(document.documentElement.scrollWidth));window.addEventListener('beforeprint',function(){document.querySelectorAll('details').forEach(function(d){d.open=true;});});</script>\n");
+    h.push_str("</main></body></html>\n");
+    h
+}
