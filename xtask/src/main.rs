@@ -9,6 +9,7 @@ mod bench_vgxml;
 mod ci;
 mod flags;
 mod github;
+mod matrix;
 mod memcheck;
 mod memtest;
 mod ours;
@@ -57,6 +58,7 @@ fn run(flags: Xtask) -> Result<()> {
         Cmd::Ci(args) => ci::run(&sh, &root, &args),
         Cmd::Memtest(args) if args.planted => planted::run(&sh, &root, &args),
         Cmd::Memtest(args) => memtest::run(&sh, &root, &args),
+        Cmd::Matrix(args) => matrix::run(&sh, &root, &args),
         Cmd::Valgrind(args) => {
             let opts = memcheck::ValgrindOptions {
                 track_origins: args.track_origins,
