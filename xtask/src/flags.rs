@@ -26,8 +26,9 @@ pub struct Xtask {
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Everything CI checks, in order: rustfmt, clippy, cargo test, venv + wheel,
-    /// the Python unit tests, actionlint on .github/workflows, then `memtest` and
-    /// `memtest --planted` (the detection matrix).
+    /// the Python unit tests, actionlint and zizmor (security audit) on
+    /// .github/workflows, then `matrix --check-docs` (memtest on every CPython found)
+    /// and `memtest --planted` (the detection matrix, on the default interpreter).
     Ci(CiArgs),
     /// The leak-test pipeline: build the `memtest` wheel into target/venv, run the
     /// tracemalloc stage, then the Valgrind stage, compare each stage's normalised
@@ -88,7 +89,7 @@ pub struct MatrixArgs {
 
 #[derive(Debug, Args)]
 pub struct CiArgs {
-    /// Skip the final `memtest` and `memtest --planted` steps (quick local check).
+    /// Skip the final `matrix` and `memtest --planted` steps (quick local check).
     #[arg(long)]
     pub skip_memtest: bool,
     /// Number of Valgrind shards for the memtest step (default: number of cores).
