@@ -143,7 +143,7 @@ pub fn run(sh: &Shell, root: &Path, args: &CiArgs) -> Result<()> {
             "zizmor --offline .github/workflows (security audit)",
             cmd!(sh, "{zizmor} --offline --no-progress {dir}"),
             "zizmor",
-            "pip install zizmor (python/requirements-dev.txt)",
+            "zizmor is in python/requirements-dev.txt for CPython >= 3.10: make target/venv from one (SLUICE_PYTHON)",
         )
     })?;
 

@@ -65,6 +65,7 @@ fn run(flags: Xtask) -> Result<()> {
                 isolate: false,
                 gen_suppressions: args.gen_suppressions,
                 extra_args: args.valgrind_args,
+                python_minor: None,
             };
             memtest::run_with_options(
                 &sh,

@@ -155,6 +155,17 @@ fn stages(
     .read()
     .context("running the venv's Python")?;
 
+    // Valgrind gets this interpreter's section of python.supp only.
+    let minor = python_version
+        .split('.')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(".");
+    let opts = &ValgrindOptions {
+        python_minor: Some(minor),
+        ..opts.clone()
+    };
+
     let mut stages = Vec::new();
     let mut durations = BTreeMap::new();
     let mut harness_error: Option<anyhow::Error> = None;
