@@ -81,7 +81,10 @@ class LeakTestCase(unittest.TestCase):
         if _native._valgrind_running():
             _native._valgrind_marker(TEST_MARKER_PREFIX + self.id())
 
-    def _checkpoint(self, round_):
+    def _checkpoint(self, label):
+        # leakcheck's labels ("warmup", "round 1", ...) as the judge's round
+        # numbers: 0 for the warm-up, then 1, 2, ...
+        round_ = 0 if label == "warmup" else int(label.rsplit(" ", 1)[-1])
         _native._valgrind_marker(f"{CHECKPOINT_PREFIX}{round_} {self.id()}")
         _native._valgrind_changed_leak_check()
 

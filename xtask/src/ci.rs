@@ -11,8 +11,8 @@ use anyhow::Result;
 use xshell::{cmd, Shell};
 
 use crate::{
-    flags::{CiArgs, MemtestArgs, SelectArgs},
-    memtest,
+    flags::{CiArgs, MatrixArgs, MemtestArgs, SelectArgs},
+    matrix,
     outcome::{found, is_finding},
     planted,
     pool::run_check,
@@ -163,20 +163,32 @@ pub fn run(sh: &Shell, root: &Path, args: &CiArgs) -> Result<()> {
         )
     })?;
 
+    // The workflows' security audit (unpinned actions, template injection,
+    // credentials left to later steps): any finding fails.
+    checks.run("zizmor", || {
+        let zizmor = venv.bin("zizmor");
+        let dir = root.join(".github/workflows");
+        command_check(
+            "zizmor --offline .github/workflows (security audit)",
+            cmd!(sh, "{zizmor} --offline --no-progress {dir}"),
+            "zizmor",
+            "zizmor is in python/requirements-dev.txt for CPython >= 3.10: make target/venv from one (SLUICE_PYTHON)",
+        )
+    })?;
+
     if !args.skip_memtest {
-        checks.run("memtest", || {
-            let mt = MemtestArgs {
+        // memtest on every CPython found (each in its own venv and target dir),
+        // and the Supported platforms table of the docs checked against it.
+        checks.run("memtest matrix", || {
+            let m = MatrixArgs {
+                pythons: vec![],
                 stage: None,
-                planted: false,
-                select: SelectArgs {
-                    patterns: vec![],
-                    iterations: None,
-                    jobs: args.jobs,
-                    accept: false,
-                    no_build: true,
-                },
+                jobs: args.jobs,
+                write_docs: false,
+                check_docs: true,
+                list: false,
             };
-            memtest::run_with_venv(sh, root, &mt, &venv, &Default::default())
+            matrix::run(sh, root, &m)
         })?;
         // The detection matrix: the planted wheel in its own venv.
         checks.run("memtest planted", || {

@@ -26,13 +26,20 @@ pub struct Xtask {
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Everything CI checks, in order: rustfmt, clippy, cargo test, venv + wheel,
-    /// the Python unit tests, actionlint on .github/workflows, then `memtest` and
-    /// `memtest --planted` (the detection matrix).
+    /// the Python unit tests, actionlint and zizmor (security audit) on
+    /// .github/workflows, then `matrix --check-docs` (memtest on every CPython found)
+    /// and `memtest --planted` (the detection matrix, on the default interpreter).
     Ci(CiArgs),
     /// The leak-test pipeline: build the `memtest` wheel into target/venv, run the
     /// tracemalloc stage, then the Valgrind stage, compare each stage's normalised
     /// leak summary with its snapshot in xtask/snapshots/, write target/memtest/report.json.
     Memtest(MemtestArgs),
+    /// `memtest` once per CPython interpreter (every CPython >= 3.9 found, or
+    /// `--python PATH`...), each in its own venv and cargo target dir under
+    /// target/matrix/<version>/; prints one table, writes target/memtest/matrix.json
+    /// and keeps each run's artifacts in target/memtest-matrix/<version>/.
+    /// Exit code: the worst of the runs.
+    Matrix(MatrixArgs),
     /// Run the Valgrind stage alone (builds and installs the wheel first).
     Valgrind(ValgrindArgs),
     /// Regenerate this Python version's section of suppressions/python.supp from an
@@ -58,8 +65,31 @@ pub struct BenchArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct MatrixArgs {
+    /// An interpreter to run (repeatable; default: every CPython >= 3.9 on PATH,
+    /// under $PYENV_ROOT/versions or ~/.pyenv/versions, and /usr/bin/python3).
+    #[arg(long = "python", value_name = "PATH")]
+    pub pythons: Vec<PathBuf>,
+    /// Run one stage only (default: both).
+    #[arg(long, value_enum)]
+    pub stage: Option<Stage>,
+    /// Number of Valgrind shards per run (default: number of cores).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Write the measured rows of the "Supported platforms" table in docs/memory-testing.md.
+    #[arg(long, conflicts_with = "check_docs")]
+    pub write_docs: bool,
+    /// Fail (exit 1) if the measured rows differ from that table (`cargo xtask ci` does this).
+    #[arg(long)]
+    pub check_docs: bool,
+    /// Only list the interpreters found.
+    #[arg(long)]
+    pub list: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct CiArgs {
-    /// Skip the final `memtest` and `memtest --planted` steps (quick local check).
+    /// Skip the final `matrix` and `memtest --planted` steps (quick local check).
     #[arg(long)]
     pub skip_memtest: bool,
     /// Number of Valgrind shards for the memtest step (default: number of cores).

@@ -9,11 +9,12 @@ mod bench_vgxml;
 mod ci;
 mod flags;
 mod github;
+mod matrix;
 mod memcheck;
 mod memtest;
 mod ours;
-mod page;
 mod outcome;
+mod page;
 mod paths;
 mod planted;
 mod pool;
@@ -59,6 +60,7 @@ fn run(flags: Xtask) -> Result<()> {
         Cmd::Ci(args) => ci::run(&sh, &root, &args),
         Cmd::Memtest(args) if args.planted => planted::run(&sh, &root, &args),
         Cmd::Memtest(args) => memtest::run(&sh, &root, &args),
+        Cmd::Matrix(args) => matrix::run(&sh, &root, &args),
         Cmd::Valgrind(args) => {
             let opts = memcheck::ValgrindOptions {
                 track_origins: args.track_origins,
@@ -66,6 +68,7 @@ fn run(flags: Xtask) -> Result<()> {
                 isolate: false,
                 gen_suppressions: args.gen_suppressions,
                 extra_args: args.valgrind_args,
+                python_minor: None,
             };
             memtest::run_with_options(
                 &sh,

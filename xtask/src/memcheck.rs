@@ -19,6 +19,9 @@ pub struct ValgrindOptions {
     pub isolate: bool,
     pub gen_suppressions: bool,
     pub extra_args: Vec<String>,
+    /// The CPython minor (`3.11`) under test: Valgrind gets only its section of
+    /// `suppressions/python.supp` (see [`python_section`]). `None`: the whole file.
+    pub python_minor: Option<String>,
 }
 
 /// The Valgrind on PATH, `(major, minor)`.
@@ -89,6 +92,12 @@ pub fn valgrind_args(root: &Path, opts: &ValgrindOptions) -> Result<Vec<String>>
     .map(String::from)
     .to_vec();
     for f in suppression_files(root)? {
+        let f = match &opts.python_minor {
+            Some(minor) if f.file_name().is_some_and(|n| n == "python.supp") => {
+                python_section(root, &f, minor)?
+            }
+            _ => f,
+        };
         a.push(format!("--suppressions={}", f.display()));
     }
     if opts.track_origins {
@@ -104,6 +113,34 @@ pub fn valgrind_args(root: &Path, opts: &ValgrindOptions) -> Result<Vec<String>>
     Ok(a)
 }
 
+/// The section of `python.supp` for CPython `minor`, written to
+/// `target/memtest/suppressions-<minor>/python.supp` (the same file name, so a
+/// report still names `python.supp`); the whole file when it has no such section.
+///
+/// Valgrind matches every error and loss record against every entry: with the
+/// five sections of 3.9-3.13 (about 6,900 entries) one memory test's process
+/// took 16.5 s of CPU instead of 9.7 s with its own section alone (measured on
+/// 3.11.7, `test_numpy_views`). Another version's section never matches anyway.
+pub fn python_section(root: &Path, file: &Path, minor: &str) -> Result<PathBuf> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let begin = format!("# ==== BEGIN CPython {minor} ");
+    let end = format!("# ==== END CPython {minor} ====");
+    let (Some(b), Some(e)) = (text.find(&begin), text.find(&end)) else {
+        println!(
+            "note: {} has no section for CPython {minor}; Valgrind gets the whole file (generate one: cargo xtask python-supp)",
+            file.display()
+        );
+        return Ok(file.to_path_buf());
+    };
+    let dir = root.join(format!("target/memtest/suppressions-{minor}"));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let out = dir.join("python.supp");
+    std::fs::write(&out, format!("{}\n", &text[b..e + end.len()]))
+        .with_context(|| format!("writing {}", out.display()))?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +153,28 @@ mod tests {
         assert!(!Version(3, 19).reports_fds_in_xml());
         assert!(Version(3, 23).reports_fds_in_xml());
         assert_eq!(Version::parse("3.19"), None);
+    }
+
+    #[test]
+    fn only_the_minors_section_is_given_to_valgrind() {
+        let root = std::env::temp_dir().join(format!("xtask-supp-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        let file = root.join("python.supp");
+        std::fs::write(
+            &file,
+            "# header\n# ==== BEGIN CPython 3.9 (x) ====\n{\n   a\n}\n# ==== END CPython 3.9 ====\n\
+             # ==== BEGIN CPython 3.10 (y) ====\n{\n   b\n}\n# ==== END CPython 3.10 ====\n",
+        )
+        .unwrap();
+        let got = python_section(&root, &file, "3.10").unwrap();
+        assert!(got.ends_with("suppressions-3.10/python.supp"));
+        let text = std::fs::read_to_string(&got).unwrap();
+        assert!(
+            text.contains("   b\n") && !text.contains("   a\n"),
+            "{text}"
+        );
+        // No section: the whole file.
+        assert_eq!(python_section(&root, &file, "3.13").unwrap(), file);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

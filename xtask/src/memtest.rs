@@ -9,11 +9,12 @@ use xshell::{cmd, Shell};
 
 use crate::{
     flags::{MemtestArgs, Stage},
-    github, page,
+    github,
     memcheck::{self, ValgrindOptions},
     outcome::found,
+    page,
     paths::{fresh_dir, memtest_out, write_file},
-    report::{SnapshotState, StageReport, Verdict},
+    report::{SnapshotState, StageName, StageReport, Verdict},
     snapshot,
     stage::{tracemalloc, valgrind, StageCtx},
     unittest::MEMORY_TESTS,
@@ -42,7 +43,7 @@ impl RunVerdict {
         }
     }
 
-    fn exit_code(self) -> i32 {
+    pub fn exit_code(self) -> i32 {
         match self {
             RunVerdict::Clean => 0,
             RunVerdict::Leak | RunVerdict::SnapshotChanged => 1,
@@ -89,10 +90,57 @@ pub fn run_with_venv(
     venv: &Venv,
     opts: &ValgrindOptions,
 ) -> Result<()> {
+    execute(sh, root, args, venv, opts).result
+}
+
+/// One stage of a run, as the matrix shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageOutcome {
+    pub stage: StageName,
+    pub verdict: Verdict,
+    pub seconds: f64,
+    pub snapshot: SnapshotState,
+    pub findings: usize,
+}
+
+/// What a run ended with: the verdict, per stage, and the command's result
+/// (`Ok`, a finding, or a harness error).
+pub struct RunOutcome {
+    pub verdict: RunVerdict,
+    pub stages: Vec<StageOutcome>,
+    pub result: Result<()>,
+}
+
+/// [`run_with_venv`], with what it found for the caller to tabulate (`matrix`).
+pub fn execute(
+    sh: &Shell,
+    root: &Path,
+    args: &MemtestArgs,
+    venv: &Venv,
+    opts: &ValgrindOptions,
+) -> RunOutcome {
+    let start = Instant::now();
+    match stages(sh, root, args, venv, opts, start) {
+        Ok(o) => o,
+        Err(e) => RunOutcome {
+            verdict: RunVerdict::HarnessError,
+            stages: Vec::new(),
+            result: Err(e),
+        },
+    }
+}
+
+fn stages(
+    sh: &Shell,
+    root: &Path,
+    args: &MemtestArgs,
+    venv: &Venv,
+    opts: &ValgrindOptions,
+    start: Instant,
+) -> Result<RunOutcome> {
     if args.stage == Some(Stage::Lsan) {
         bail!("--stage lsan runs only with --planted (the detection matrix)");
     }
-    let start = Instant::now();
     let out = memtest_out(root);
     fresh_dir(&out)?;
     let want = |s: Stage| args.stage.is_none() || args.stage == Some(s);
@@ -108,6 +156,17 @@ pub fn run_with_venv(
     .quiet()
     .read()
     .context("running the venv's Python")?;
+
+    // Valgrind gets this interpreter's section of python.supp only.
+    let minor = python_version
+        .split('.')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(".");
+    let opts = &ValgrindOptions {
+        python_minor: Some(minor),
+        ..opts.clone()
+    };
 
     let mut stages = Vec::new();
     let mut durations = BTreeMap::new();
@@ -136,7 +195,7 @@ pub fn run_with_venv(
     }
     if harness_error.is_none() && want(Stage::Valgrind) {
         let title = "memtest stage 2/2: Valgrind memcheck (same tests, tracemalloc off)".into();
-        match valgrind::run(&ctx(out.join("valgrind"), title), &opts, &durations) {
+        match valgrind::run(&ctx(out.join("valgrind"), title), opts, &durations) {
             Ok(report) => stages.push(report),
             Err(e) => harness_error = Some(e),
         }
@@ -168,11 +227,12 @@ pub fn run_with_venv(
     } else {
         RunVerdict::Clean
     };
+    let seconds = start.elapsed().as_secs_f64();
     let report = JsonReport {
         verdict,
         exit_code: verdict.exit_code(),
         python: python_version,
-        seconds: start.elapsed().as_secs_f64(),
+        seconds,
         stages: &stages,
     };
     let json_path = out.join("report.json");
@@ -188,26 +248,45 @@ pub fn run_with_venv(
         out_dir: &out,
     });
     write_file(&page_path, &html)?;
-    print_summary(&stages, start.elapsed().as_secs_f64(), verdict, &json_path, &page_path);
+    print_summary(&stages, seconds, verdict, &json_path, &page_path);
     github::report(&stages, verdict.as_str());
 
-    if let Some(e) = harness_error {
-        return Err(e.context("memtest could not run"));
-    }
-    if snap_changed && !leaks {
-        return Err(found(
+    let result = if let Some(e) = harness_error {
+        Err(e.context("memtest could not run"))
+    } else if snap_changed && !leaks {
+        Err(found(
             "memtest: a leak summary changed (see the diff above); if intended: cargo xtask memtest --accept (or cargo insta review)",
-        ));
-    }
-    if leaks {
-        return Err(found(
+        ))
+    } else if leaks {
+        Err(found(
             "memtest: leaks or memory errors found (see the summary above)",
-        ));
-    }
-    Ok(())
+        ))
+    } else {
+        Ok(())
+    };
+    Ok(RunOutcome {
+        verdict,
+        stages: stages
+            .iter()
+            .map(|s| StageOutcome {
+                stage: s.stage,
+                verdict: s.verdict,
+                seconds: s.seconds,
+                snapshot: s.snapshot.clone(),
+                findings: s.findings.len(),
+            })
+            .collect(),
+        result,
+    })
 }
 
-fn print_summary(stages: &[StageReport], total: f64, verdict: RunVerdict, json: &Path, page: &Path) {
+fn print_summary(
+    stages: &[StageReport],
+    total: f64,
+    verdict: RunVerdict,
+    json: &Path,
+    page: &Path,
+) {
     println!("\n==> memtest summary");
     for st in stages {
         println!(

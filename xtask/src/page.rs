@@ -89,7 +89,14 @@ pub fn svg(c: &Curve, width: u32, height: u32) -> String {
     let (pad_l, pad_r, pad_t, pad_b) = (4.0, 4.0, 6.0, 14.0);
     let w = f64::from(width) - pad_l - pad_r;
     let h = f64::from(height) - pad_t - pad_b;
-    let x = |i: usize| pad_l + if n > 1 { w * i as f64 / (n - 1) as f64 } else { w / 2.0 };
+    let x = |i: usize| {
+        pad_l
+            + if n > 1 {
+                w * i as f64 / (n - 1) as f64
+            } else {
+                w / 2.0
+            }
+    };
     let y = |v: i64| pad_t + h - h * (v - lo) as f64 / span;
     let color = match c.trend {
         Trend::Grows => "#b3261e",
@@ -153,7 +160,10 @@ fn excerpt(root: &Path, file: &str, line: u32) -> Option<String> {
     if at >= lines.len() {
         return None;
     }
-    let (from, to) = (at.saturating_sub(CONTEXT), (at + CONTEXT).min(lines.len() - 1));
+    let (from, to) = (
+        at.saturating_sub(CONTEXT),
+        (at + CONTEXT).min(lines.len() - 1),
+    );
     let mut s = String::from("<pre class=\"src\">");
     for (i, l) in lines.iter().enumerate().take(to + 1).skip(from) {
         let text = format!("{:>5} {}", i + 1, escape(l));
@@ -196,6 +206,11 @@ fn rule_words(stage: &StageReport, f: &Finding) -> &'static str {
     match f.rule {
         PythonGrowth => "Python memory grew in every measured round (tracemalloc)",
         LiveObjects => "native objects did not return to their baseline (sluice.live_objects())",
+        CHeapGrowth => {
+            "the C heap grew beyond what Python allocated, in every measured round (mallinfo2)"
+        }
+        FdLeak => "a file descriptor opened by the test is still open after it",
+        ThreadLeak => "a thread started by the test still runs after it",
         TestsFailed => "the tests themselves failed",
         MemoryError => "a memory error in our code (Valgrind memcheck)",
         Lost if stage.stage == crate::report::StageName::Lsan => {
@@ -207,7 +222,13 @@ fn rule_words(stage: &StageReport, f: &Finding) -> &'static str {
     }
 }
 
-fn finding_card(page: &Page<'_>, st: &StageReport, f: &Finding, note: bool, excerpts: &mut usize) -> String {
+fn finding_card(
+    page: &Page<'_>,
+    st: &StageReport,
+    f: &Finding,
+    note: bool,
+    excerpts: &mut usize,
+) -> String {
     let mut h = format!(
         "<div class=\"card{}\"><h3>{}</h3><div class=\"meta\">stage {} &middot; <span class=\"rule\">{}</span>{}</div>",
         if note { " note" } else { "" },
@@ -226,7 +247,13 @@ fn finding_card(page: &Page<'_>, st: &StageReport, f: &Finding, note: bool, exce
         labels: g
             .points
             .iter()
-            .map(|p| if p.round == 0 { "warm-up".into() } else { format!("round {}", p.round) })
+            .map(|p| {
+                if p.round == 0 {
+                    "warm-up".into()
+                } else {
+                    format!("round {}", p.round)
+                }
+            })
             .collect(),
         values: g.points.iter().map(|p| p.bytes as i64).collect(),
         trend: Trend::Grows,
@@ -238,13 +265,20 @@ fn finding_card(page: &Page<'_>, st: &StageReport, f: &Finding, note: bool, exce
             .cloned()
     });
     if let Some(c) = &curve {
-        let _ = write!(h, "<div class=\"curve\"><div class=\"t\">{}</div>{}</div>", escape(&c.metric), svg(c, 270, 70));
+        let _ = write!(
+            h,
+            "<div class=\"curve\"><div class=\"t\">{}</div>{}</div>",
+            escape(&c.metric),
+            svg(c, 270, 70)
+        );
     }
     if let Some(b) = f.bytes {
         let _ = write!(
             h,
             "<p>{b} bytes{}</p>",
-            f.blocks.map(|n| format!(" in {n} blocks")).unwrap_or_default()
+            f.blocks
+                .map(|n| format!(" in {n} blocks"))
+                .unwrap_or_default()
         );
     } else if let Some(n) = f.blocks {
         let _ = write!(h, "<p>{n} objects</p>");
@@ -313,8 +347,12 @@ fn totals_table(st: &StageReport) -> Option<String> {
         };
         let ours_b = ours["bytes"].as_u64();
         let ours_n = ours["blocks"].as_u64();
-        let theirs_b = all["bytes"].as_u64().map(|a| a.saturating_sub(ours_b.unwrap_or(0)));
-        let theirs_n = all["blocks"].as_u64().map(|a| a.saturating_sub(ours_n.unwrap_or(0)));
+        let theirs_b = all["bytes"]
+            .as_u64()
+            .map(|a| a.saturating_sub(ours_b.unwrap_or(0)));
+        let theirs_n = all["blocks"]
+            .as_u64()
+            .map(|a| a.saturating_sub(ours_n.unwrap_or(0)));
         let _ = write!(
             h,
             "<tr><td>{label}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
@@ -336,9 +374,9 @@ pub fn render(page: &Page<'_>) -> String {
     let mut h = String::from("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width\">\n");
     h.push_str("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n");
     let failing: usize = page.stages.iter().map(|s| s.findings.len()).sum();
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<title>memtest: {} ({} finding{})</title><style>{CSS}</style></head><body><main>\n",
+        "<title>memtest: {} ({} finding{})</title><style>{CSS}</style></head><body><main>",
         page.verdict,
         failing,
         if failing == 1 { "" } else { "s" }
@@ -347,10 +385,14 @@ pub fn render(page: &Page<'_>) -> String {
         .stages
         .iter()
         .find_map(|s| s.valgrind.as_ref()?["version"].as_str().map(str::to_owned));
-    let tests: BTreeMap<&str, usize> = page.stages.iter().map(|s| (s.stage.as_str(), s.tests)).collect();
-    let _ = write!(
+    let tests: BTreeMap<&str, usize> = page
+        .stages
+        .iter()
+        .map(|s| (s.stage.as_str(), s.tests))
+        .collect();
+    let _ = writeln!(
         h,
-        "<div class=\"verdict {}\" id=\"verdict\"><h1>memtest: {}</h1><p>{}</p><p>CPython {}{} &middot; {:.1} s</p></div>\n",
+        "<div class=\"verdict {}\" id=\"verdict\"><h1>memtest: {}</h1><p>{}</p><p>CPython {}{} &middot; {:.1} s</p></div>",
         if page.failed { "failed" } else { "clean" },
         escape(page.verdict),
         if failing == 0 {
@@ -398,7 +440,11 @@ pub fn render(page: &Page<'_>) -> String {
         }
     }
     for st in page.stages.iter().filter(|s| !s.curves.is_empty()) {
-        let _ = write!(h, "<h2>Curves: {} stage</h2><div class=\"curves\">", st.stage);
+        let _ = write!(
+            h,
+            "<h2>Curves: {} stage</h2><div class=\"curves\">",
+            st.stage
+        );
         for c in &st.curves {
             let _ = write!(
                 h,

@@ -116,8 +116,15 @@ serialize_as_str! {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
-    /// tracemalloc: Python memory grew every measured round.
+    /// tracemalloc: Python memory grew at a steady rate (screen and confirmation).
     PythonGrowth,
+    /// glibc's heap in use grew at a steady rate beyond what tracemalloc explains
+    /// (native memory: C++ `new`, Rust's allocator).
+    CHeapGrowth,
+    /// A file descriptor opened during a check was still open after it.
+    FdLeak,
+    /// A thread (Python or native) started during a check was still running after it.
+    ThreadLeak,
     /// `sluice.live_objects()` did not come back to its baseline.
     LiveObjects,
     /// The tests themselves failed (the log says why).
@@ -248,6 +255,10 @@ pub struct StageReport {
     pub snapshot: SnapshotState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub valgrind: Option<serde_json::Value>,
+    /// Per test, what the stage measured round by round and why it decided
+    /// (tracemalloc: the lines `leakcheck.py` wrote).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub per_test: Vec<serde_json::Value>,
     pub artifacts: Vec<String>,
 }
 
@@ -266,6 +277,7 @@ impl StageReport {
             normalized: String::new(),
             snapshot: SnapshotState::NotCompared,
             valgrind: None,
+            per_test: Vec::new(),
             artifacts: Vec::new(),
         }
     }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::{pool::run_tool, step::Step};
+use crate::{paths::rel, pool::run_tool, step::Step};
 
 const REQUIREMENTS: &str = "python/requirements-dev.txt";
 
@@ -34,7 +34,7 @@ impl Flavor {
 
     /// Cargo target dir of maturin (one per flavor: a feature switch must not
     /// rebuild the other flavor's artifacts).
-    fn target_dir(self) -> &'static str {
+    pub fn target_dir(self) -> &'static str {
         match self {
             Flavor::Normal => "target/maturin",
             Flavor::Planted => "target/maturin-planted",
@@ -57,21 +57,51 @@ impl Flavor {
     }
 }
 
+/// Where a venv lives, which interpreter it is made from, and where maturin
+/// builds its wheel (the cargo target dir and the wheel's output directory).
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub flavor: Flavor,
+    pub dir: PathBuf,
+    pub target_dir: PathBuf,
+    pub wheel_dir: PathBuf,
+    /// The base interpreter (`$SLUICE_PYTHON`, `python3`, or a matrix entry).
+    pub base_python: PathBuf,
+}
+
+impl Layout {
+    /// The flavor's standard place under `target/`, from `$SLUICE_PYTHON` or `python3`.
+    pub fn standard(sh: &Shell, root: &Path, flavor: Flavor) -> Layout {
+        Layout {
+            flavor,
+            dir: root.join(flavor.venv_dir()),
+            target_dir: root.join(flavor.target_dir()),
+            wheel_dir: root.join(flavor.wheel_dir()),
+            base_python: base_python(sh).into(),
+        }
+    }
+}
+
 pub struct Venv {
     pub flavor: Flavor,
     pub root: PathBuf,
     /// `target/venv/bin/python`: a symlink to the real interpreter. Run this path
     /// (not its target) so that Python finds `pyvenv.cfg` and the venv's site-packages.
     pub python: PathBuf,
+    /// Cargo target dir of maturin for this venv's wheel.
+    pub target_dir: PathBuf,
+    /// Where maturin writes the wheel.
+    pub wheel_dir: PathBuf,
 }
 
 impl Venv {
-    pub fn of(root: &Path, flavor: Flavor) -> Venv {
-        let dir = root.join(flavor.venv_dir());
+    pub fn at(layout: &Layout) -> Venv {
         Venv {
-            flavor,
-            python: dir.join("bin/python"),
-            root: dir,
+            flavor: layout.flavor,
+            python: layout.dir.join("bin/python"),
+            root: layout.dir.clone(),
+            target_dir: layout.target_dir.clone(),
+            wheel_dir: layout.wheel_dir.clone(),
         }
     }
 
@@ -113,17 +143,24 @@ pub fn ensure(sh: &Shell, root: &Path) -> Result<Venv> {
 
 /// [`ensure`] for the venv of `flavor`.
 pub fn ensure_flavor(sh: &Shell, root: &Path, flavor: Flavor) -> Result<Venv> {
-    let step = Step::start(format!("Python venv ({})", flavor.venv_dir()));
-    let venv = Venv::of(root, flavor);
-    let base = base_python(sh);
+    ensure_at(sh, root, &Layout::standard(sh, root, flavor))
+}
+
+/// Create the venv of `layout` if needed (or recreate it when it was made by
+/// another interpreter) and install the pinned requirements when they changed.
+pub fn ensure_at(sh: &Shell, root: &Path, layout: &Layout) -> Result<Venv> {
+    let step = Step::start(format!("Python venv ({})", rel(root, &layout.dir)));
+    let venv = Venv::at(layout);
+    let base = &layout.base_python;
     let base_version = cmd!(sh, "{base} -c 'import sys, venv, ensurepip; print(sys.version)'")
         .quiet()
         .ignore_stderr()
         .read()
         .map_err(|_| {
             anyhow::anyhow!(
-                "`{base}` cannot create a venv: Python 3 with the venv and ensurepip modules is required. \
-                 On Debian/Ubuntu: apt-get install python3 python3-venv (or set SLUICE_PYTHON to another interpreter)"
+                "`{}` cannot create a venv: Python 3 with the venv and ensurepip modules is required. \
+                 On Debian/Ubuntu: apt-get install python3 python3-venv (or set SLUICE_PYTHON to another interpreter)",
+                base.display()
             )
         })?;
 
@@ -188,15 +225,15 @@ pub fn build_and_install_wheel(sh: &Shell, root: &Path, venv: &Venv) -> Result<P
         } else {
             format!(", features {}", features.join(","))
         },
-        flavor.venv_dir()
+        rel(root, &venv.root)
     ));
-    let out = root.join(flavor.wheel_dir());
+    let out = venv.wheel_dir.clone();
     if out.exists() {
         sh.remove_path(&out)?;
     }
     let maturin = venv.bin("maturin");
     let python = &venv.python;
-    let target_dir = root.join(flavor.target_dir());
+    let target_dir = &venv.target_dir;
     let feature_args: Vec<String> = if features.is_empty() {
         vec![]
     } else {

@@ -33,21 +33,33 @@ pub fn run(ctx: &StageCtx<'_>) -> Result<(StageReport, BTreeMap<String, f64>)> {
         .arg(ctx.suite.id())
         .env("SLUICE_MEMTEST_RESULTS", &results)
         .env("SLUICE_MEMTEST_ITERATIONS", iterations.to_string())
+        .env("SLUICE_MEMTEST_C_HEAP", ctx.suite.c_heap.env_value())
         .env("PYTHONDONTWRITEBYTECODE", "1");
     let status = run_logged(cmd, &log, true)?;
     let rows = read_results(&results)?;
     let mut report = StageReport::new(StageName::Tracemalloc);
+    let confirm = rows
+        .iter()
+        .find(|r| r.row.confirmed)
+        .map(|r| {
+            format!(
+                "; suspicious tests confirmed with {} x {}",
+                r.row.confirm_rounds, r.row.confirm_iterations
+            )
+        })
+        .unwrap_or_default();
     report.iterations = format!(
-        "{iterations} iterations x {} rounds after warm-up",
-        rows.first().map_or(0, |r| r.rounds)
+        "{iterations} iterations x {} rounds after warm-up{confirm}",
+        rows.first().map_or(0, |r| r.row.rounds)
     );
     report.tests = rows.len();
     report.processes = 1;
     report.artifacts = vec![rel(ctx.root, &log), rel(ctx.root, &results)];
     let mut durations = BTreeMap::new();
-    for r in &rows {
-        durations.insert(r.name.clone(), r.seconds);
-        report.findings.extend(r.findings(ctx.root));
+    for r in rows {
+        durations.insert(r.row.name.clone(), r.row.seconds);
+        report.findings.extend(r.row.findings(ctx.root));
+        report.per_test.push(r.raw);
     }
     if let Some(sig) = std::os::unix::process::ExitStatusExt::signal(&status) {
         bail!(
@@ -104,6 +116,31 @@ struct ResultRow {
     leaking: bool,
     live_leaking: BTreeMap<String, u64>,
     top_sites: Vec<TopSite>,
+    #[serde(default)]
+    python: Verdict,
+    #[serde(default)]
+    confirmed: bool,
+    #[serde(default)]
+    confirm_rounds: u32,
+    #[serde(default)]
+    confirm_iterations: u32,
+    #[serde(default)]
+    c_heap_leaking: bool,
+    #[serde(default)]
+    c_heap: Verdict,
+    #[serde(default)]
+    c_heap_growth_bytes: Vec<i64>,
+    #[serde(default)]
+    fd_leaks: Vec<FdLeak>,
+    #[serde(default)]
+    thread_leaks: Vec<ThreadLeak>,
+}
+
+/// How `leakcheck`'s steady-growth rule decided for one quantity.
+#[derive(Debug, Default, Deserialize)]
+struct Verdict {
+    bytes_per_iteration: f64,
+    reason: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,37 +148,135 @@ struct TopSite {
     site: String,
 }
 
+#[derive(Debug, Deserialize)]
+struct FdLeak {
+    fd: i64,
+    target: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ThreadKind {
+    Python,
+    Native,
+}
+
+#[derive(Debug, Deserialize)]
+struct ThreadLeak {
+    kind: ThreadKind,
+    name: String,
+    #[serde(default)]
+    daemon: Option<bool>,
+    #[serde(default)]
+    tid: Option<i64>,
+}
+
+/// A results line, parsed, and as written (report.json keeps it whole: the
+/// rounds and the reasons).
+struct Row {
+    row: ResultRow,
+    raw: serde_json::Value,
+}
+
+/// What an fd points to, without what changes from run to run
+/// (`pipe:[81234]` -> `pipe`).
+fn fd_kind(target: &str) -> String {
+    for kind in ["pipe", "socket"] {
+        if target.starts_with(&format!("{kind}:[")) {
+            return kind.to_owned();
+        }
+    }
+    target.to_owned()
+}
+
 impl ResultRow {
     fn findings(&self, root: &Path) -> Vec<Finding> {
         let mut v = Vec::new();
+        let test = Some(self.name.clone());
         if self.leaking {
             v.push(Finding {
-                test: Some(self.name.clone()),
+                test: test.clone(),
                 location: self
                     .top_sites
                     .first()
                     .map(|s| rel(root, Path::new(&s.site))),
                 bytes: Some((self.bytes_per_iteration * f64::from(self.iterations)).round() as u64),
                 detail: format!(
-                    "{:.1} bytes/iteration; per round: {:?} bytes",
-                    self.bytes_per_iteration, self.growth_bytes
+                    "{:.1} bytes/iteration; per round: {:?} bytes; {}",
+                    self.bytes_per_iteration, self.growth_bytes, self.python.reason
                 ),
                 ..Finding::new(Rule::PythonGrowth, "python memory grows every round")
             });
         }
+        if self.c_heap_leaking {
+            v.push(Finding {
+                test: test.clone(),
+                bytes: Some(
+                    (self.c_heap.bytes_per_iteration * f64::from(self.iterations)).round() as u64,
+                ),
+                detail: format!(
+                    "{:.1} bytes/iteration; per round: {:?} bytes; {}; the Valgrind stage shows where",
+                    self.c_heap.bytes_per_iteration, self.c_heap_growth_bytes, self.c_heap.reason
+                ),
+                ..Finding::new(
+                    Rule::CHeapGrowth,
+                    "C heap grows beyond Python's allocations (native memory: C++ new, Rust)",
+                )
+            });
+        }
         for (ty, n) in &self.live_leaking {
             v.push(Finding {
-                test: Some(self.name.clone()),
+                test: test.clone(),
                 blocks: Some(*n),
                 detail: format!("sluice.live_objects()[{ty:?}] stayed {n} above its baseline"),
                 ..Finding::new(Rule::LiveObjects, format!("native {ty} objects not freed"))
+            });
+        }
+        for fd in &self.fd_leaks {
+            v.push(Finding {
+                test: test.clone(),
+                detail: format!(
+                    "fd {} -> {} was opened during the check and is still open",
+                    fd.fd, fd.target
+                ),
+                ..Finding::new(
+                    Rule::FdLeak,
+                    format!("file descriptor left open: {}", fd_kind(&fd.target)),
+                )
+            });
+        }
+        for t in &self.thread_leaks {
+            let (kind, id) = match t.kind {
+                ThreadKind::Python => (
+                    if t.daemon == Some(true) {
+                        "Python daemon thread"
+                    } else {
+                        "Python thread"
+                    },
+                    String::new(),
+                ),
+                ThreadKind::Native => (
+                    "native thread",
+                    t.tid.map(|n| format!(", tid {n}")).unwrap_or_default(),
+                ),
+            };
+            v.push(Finding {
+                test: test.clone(),
+                detail: format!(
+                    "{kind} {:?}{id} was started during the check and still runs after it",
+                    t.name
+                ),
+                ..Finding::new(
+                    Rule::ThreadLeak,
+                    format!("thread left running: {:?} ({kind})", t.name),
+                )
             });
         }
         v
     }
 }
 
-fn read_results(path: &Path) -> Result<Vec<ResultRow>> {
+fn read_results(path: &Path) -> Result<Vec<Row>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -150,7 +285,82 @@ fn read_results(path: &Path) -> Result<Vec<ResultRow>> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
-            serde_json::from_str(l).with_context(|| format!("bad line in {}: {l}", path.display()))
+            let bad = || format!("bad line in {}: {l}", path.display());
+            Ok(Row {
+                row: serde_json::from_str(l).with_context(bad)?,
+                raw: serde_json::from_str(l).with_context(bad)?,
+            })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(json: serde_json::Value) -> ResultRow {
+        let mut base = serde_json::json!({
+            "name": "test_x", "iterations": 200, "rounds": 4, "seconds": 0.1,
+            "growth_bytes": [0, 0, 0, 0], "bytes_per_iteration": 0.0, "leaking": false,
+            "live_leaking": {}, "top_sites": []
+        });
+        base.as_object_mut()
+            .unwrap()
+            .extend(json.as_object().unwrap().clone());
+        serde_json::from_value(base).unwrap()
+    }
+
+    #[test]
+    fn each_new_verdict_is_a_finding_naming_what_leaked() {
+        let r = row(serde_json::json!({
+            "c_heap_leaking": true,
+            "c_heap": {"bytes_per_iteration": 80.0, "reason": "steady: ..."},
+            "c_heap_growth_bytes": [16000, 16000, 16000, 16000],
+            "fd_leaks": [{"fd": 7, "target": "pipe:[123]"}, {"fd": 8, "target": "/tmp/x"}],
+            "thread_leaks": [
+                {"kind": "python", "name": "worker", "daemon": true, "native_id": 5},
+                {"kind": "native", "name": "python3", "tid": 9}
+            ]
+        }));
+        let f = r.findings(Path::new("/"));
+        let rules: Vec<Rule> = f.iter().map(|f| f.rule).collect();
+        assert_eq!(
+            rules,
+            [
+                Rule::CHeapGrowth,
+                Rule::FdLeak,
+                Rule::FdLeak,
+                Rule::ThreadLeak,
+                Rule::ThreadLeak
+            ]
+        );
+        assert_eq!(f[0].bytes, Some(16000));
+        assert_eq!(f[1].what, "file descriptor left open: pipe");
+        assert!(f[1].detail.contains("fd 7 -> pipe:[123]"));
+        assert_eq!(f[2].what, "file descriptor left open: /tmp/x");
+        assert_eq!(
+            f[3].what,
+            "thread left running: \"worker\" (Python daemon thread)"
+        );
+        assert_eq!(
+            f[4].what,
+            "thread left running: \"python3\" (native thread)"
+        );
+        assert!(f[4].detail.contains("tid 9"));
+    }
+
+    #[test]
+    fn a_clean_run_keeps_its_snapshot_text() {
+        assert_eq!(
+            normalize(&row(serde_json::json!({})).findings(Path::new("/"))),
+            "no leaks: Python memory and sluice.live_objects() stay flat in every test\n"
+        );
+    }
+
+    #[test]
+    fn old_result_lines_still_read() {
+        // A line without the new fields (an older leakcheck) parses.
+        let r = row(serde_json::json!({}));
+        assert!(!r.c_heap_leaking && r.fd_leaks.is_empty() && r.thread_leaks.is_empty());
+    }
 }
