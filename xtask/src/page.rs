@@ -69,10 +69,10 @@ table{border-collapse:collapse;width:100%;table-layout:fixed;background:#fff}
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:#f0f0f0}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
-.curves{display:flex;flex-wrap:wrap;gap:8px}
-.curve{background:#fff;border:1px solid #ddd;border-radius:6px;padding:6px 8px;width:286px}
+table.curves td{padding:2px 6px}
+.curve{background:#fff;border:1px solid #ddd;border-radius:6px;padding:6px 8px;width:286px;margin:6px 0}
 .curve .t{font-size:12px;color:#333;overflow-wrap:anywhere}
-svg{display:block}
+svg{display:block;max-width:100%;height:auto}
 details{margin:6px 0}
 summary{cursor:pointer}
 "#;
@@ -85,7 +85,7 @@ pub fn svg(c: &Curve, width: u32, height: u32) -> String {
         .values
         .iter()
         .fold((0i64, 0i64), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-    let span = (hi - lo).max(1) as f64;
+    let span = (hi - lo).max(c.span_at_least).max(1) as f64;
     let (pad_l, pad_r, pad_t, pad_b) = (4.0, 4.0, 6.0, 14.0);
     let w = f64::from(width) - pad_l - pad_r;
     let h = f64::from(height) - pad_t - pad_b;
@@ -257,11 +257,13 @@ fn finding_card(
             .collect(),
         values: g.points.iter().map(|p| p.bytes as i64).collect(),
         trend: Trend::Grows,
+        span_at_least: 0,
+        decides: Some(f.rule),
     });
     let curve = curve.or_else(|| {
         st.curves
             .iter()
-            .find(|c| Some(&c.test) == f.test.as_ref() && c.trend == Trend::Grows)
+            .find(|c| Some(&c.test) == f.test.as_ref() && c.decides == Some(f.rule))
             .cloned()
     });
     if let Some(c) = &curve {
@@ -369,6 +371,50 @@ fn totals_table(st: &StageReport) -> Option<String> {
     Some(h)
 }
 
+/// Per stage, one row per test, one small curve per measured quantity.
+fn curves_table(st: &StageReport) -> String {
+    let mut metrics: Vec<&str> = Vec::new();
+    let mut tests: Vec<&str> = Vec::new();
+    for c in &st.curves {
+        if !metrics.contains(&c.metric.as_str()) {
+            metrics.push(&c.metric);
+        }
+        if !tests.contains(&c.test.as_str()) {
+            tests.push(&c.test);
+        }
+    }
+    let growing = st.curves.iter().filter(|c| c.trend == Trend::Grows).count();
+    let mut h = format!(
+        "<h2>Curves: {} stage</h2><p class=\"meta\">{} tests; {}</p><table class=\"curves\" id=\"curves-{}\"><tr><th style=\"width:24%\">test</th>",
+        st.stage,
+        tests.len(),
+        if growing == 0 {
+            "every curve bounded (flat, or a warm-up that stopped)".to_owned()
+        } else {
+            format!("{growing} grow every round (red)")
+        },
+        st.stage
+    );
+    for m in &metrics {
+        let _ = write!(h, "<th>{}</th>", escape(m));
+    }
+    h.push_str("</tr>");
+    for t in &tests {
+        let _ = write!(h, "<tr><td><code>{}</code></td>", escape(t));
+        for m in &metrics {
+            match st.curves.iter().find(|c| c.test == *t && c.metric == *m) {
+                Some(c) => {
+                    let _ = write!(h, "<td>{}</td>", svg(c, 250, 54));
+                }
+                None => h.push_str("<td class=\"meta\">not measured</td>"),
+            }
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</table>\n");
+    h
+}
+
 /// The page.
 pub fn render(page: &Page<'_>) -> String {
     let mut h = String::from("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width\">\n");
@@ -433,28 +479,14 @@ pub fn render(page: &Page<'_>) -> String {
         );
     }
     h.push_str("</table>\n");
+    for st in page.stages.iter().filter(|s| !s.curves.is_empty()) {
+        h.push_str(&curves_table(st));
+    }
     for st in page.stages {
         if let Some(t) = totals_table(st) {
             h.push_str("<h2>Ours apart from theirs (Valgrind, end of run)</h2>");
             h.push_str(&t);
         }
-    }
-    for st in page.stages.iter().filter(|s| !s.curves.is_empty()) {
-        let _ = write!(
-            h,
-            "<h2>Curves: {} stage</h2><div class=\"curves\">",
-            st.stage
-        );
-        for c in &st.curves {
-            let _ = write!(
-                h,
-                "<div class=\"curve\"><div class=\"t\"><code>{}</code> {}</div>{}</div>",
-                escape(&c.test),
-                escape(&c.metric),
-                svg(c, 270, 60)
-            );
-        }
-        h.push_str("</div>\n");
     }
     let notes: Vec<(&StageReport, &Finding)> = page
         .stages

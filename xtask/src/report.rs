@@ -211,6 +211,10 @@ impl Finding {
     }
 }
 
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
 /// How a curve was judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -232,6 +236,14 @@ pub struct Curve {
     pub labels: Vec<String>,
     pub values: Vec<i64>,
     pub trend: Trend,
+    /// The y axis spans at least this much: what a leak at the rule's
+    /// threshold would add over these rounds, so noise far below it is drawn
+    /// flat (0: the curve's own range).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub span_at_least: i64,
+    /// The rule whose verdict this curve carries (its finding shows it first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decides: Option<Rule>,
 }
 
 /// What one stage found.

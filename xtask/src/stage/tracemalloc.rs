@@ -12,7 +12,7 @@ use super::StageCtx;
 use crate::{
     paths::rel,
     pool::{describe_status, run_logged},
-    report::{Finding, Rule, StageName, StageReport},
+    report::{Curve, Finding, Rule, StageName, StageReport, Trend},
     step::Step,
 };
 
@@ -59,6 +59,7 @@ pub fn run(ctx: &StageCtx<'_>) -> Result<(StageReport, BTreeMap<String, f64>)> {
     for r in rows {
         durations.insert(r.row.name.clone(), r.row.seconds);
         report.findings.extend(r.row.findings(ctx.root));
+        report.curves.extend(r.row.curves());
         report.per_test.push(r.raw);
     }
     if let Some(sig) = std::os::unix::process::ExitStatusExt::signal(&status) {
@@ -134,6 +135,24 @@ struct ResultRow {
     fd_leaks: Vec<FdLeak>,
     #[serde(default)]
     thread_leaks: Vec<ThreadLeak>,
+    #[serde(default)]
+    round_log: Vec<RoundRow>,
+    #[serde(default)]
+    live_baseline: BTreeMap<String, i64>,
+    #[serde(default)]
+    live_final: BTreeMap<String, i64>,
+}
+
+/// One logged round of a check: its growth since the reading before.
+#[derive(Debug, Deserialize)]
+struct RoundRow {
+    label: String,
+    #[serde(default)]
+    iterations: u32,
+    #[serde(default)]
+    python_bytes: Option<i64>,
+    #[serde(default)]
+    c_heap_beyond_python_bytes: Option<i64>,
 }
 
 /// How `leakcheck`'s steady-growth rule decided for one quantity.
@@ -141,6 +160,9 @@ struct ResultRow {
 struct Verdict {
     bytes_per_iteration: f64,
     reason: String,
+    /// Bytes per iteration at or above which the rule calls it growth.
+    #[serde(default)]
+    threshold: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -190,6 +212,72 @@ fn fd_kind(target: &str) -> String {
 }
 
 impl ResultRow {
+    /// Python bytes and the C heap beyond them, from the end of the warm-up
+    /// (0) through every measured round; live objects at the baseline and
+    /// after the rounds.
+    fn curves(&self) -> Vec<Curve> {
+        let mut out = Vec::new();
+        let trend = |leaking: bool| if leaking { Trend::Grows } else { Trend::Bounded };
+        let mut cumulative = |growth: fn(&RoundRow) -> Option<i64>,
+                              metric: &str,
+                              verdict: &Verdict,
+                              leaking: bool,
+                              rule: Rule| {
+            // The logged warm-up is the baseline: the curve starts at 0 there.
+            let rounds: Vec<&RoundRow> = self.round_log.iter().skip(1).collect();
+            if rounds.is_empty() || rounds.iter().any(|r| growth(r).is_none()) {
+                return;
+            }
+            let mut total = 0;
+            let mut values = vec![0];
+            values.extend(rounds.iter().map(|r| {
+                total += growth(r).unwrap_or(0);
+                total
+            }));
+            let mut labels = vec!["warm-up".to_owned()];
+            labels.extend(rounds.iter().map(|r| r.label.clone()));
+            let iterations: u32 = rounds.iter().map(|r| r.iterations).sum();
+            out.push(Curve {
+                test: self.name.clone(),
+                metric: metric.into(),
+                labels,
+                values,
+                trend: trend(leaking),
+                span_at_least: (verdict.threshold * f64::from(iterations)).round() as i64,
+                decides: Some(rule),
+            });
+        };
+        cumulative(
+            |r| r.python_bytes,
+            "Python bytes since the warm-up (tracemalloc)",
+            &self.python,
+            self.leaking,
+            Rule::PythonGrowth,
+        );
+        cumulative(
+            |r| r.c_heap_beyond_python_bytes,
+            "C heap bytes beyond Python's since the warm-up (mallinfo2)",
+            &self.c_heap,
+            self.c_heap_leaking,
+            Rule::CHeapGrowth,
+        );
+        if !self.live_baseline.is_empty() || !self.live_final.is_empty() {
+            out.push(Curve {
+                test: self.name.clone(),
+                metric: "native objects alive (sluice.live_objects())".into(),
+                labels: vec!["baseline".into(), "after the rounds".into()],
+                values: vec![
+                    self.live_baseline.values().sum(),
+                    self.live_final.values().sum(),
+                ],
+                trend: trend(!self.live_leaking.is_empty()),
+                span_at_least: 1,
+                decides: Some(Rule::LiveObjects),
+            });
+        }
+        out
+    }
+
     fn findings(&self, root: &Path) -> Vec<Finding> {
         let mut v = Vec::new();
         let test = Some(self.name.clone());

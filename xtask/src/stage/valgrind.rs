@@ -340,6 +340,8 @@ fn curves(j: &Judgement) -> Vec<Curve> {
             labels: labels.clone(),
             values: c.points.iter().map(|p| p.bytes as i64).collect(),
             trend,
+            span_at_least: 0,
+            decides: None,
         });
         out.push(Curve {
             test,
@@ -347,6 +349,8 @@ fn curves(j: &Judgement) -> Vec<Curve> {
             labels,
             values: c.points.iter().map(|p| p.blocks as i64).collect(),
             trend,
+            span_at_least: 0,
+            decides: None,
         });
     }
     out
