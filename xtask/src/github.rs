@@ -5,69 +5,115 @@ use std::io::Write;
 
 use vgxml_judge::formats::github::{gh_escape, gh_prop};
 
-use crate::report::StageReport;
+use crate::report::{Finding, StageReport};
 
 /// Writes the annotations to stdout and appends the summary to
 /// `$GITHUB_STEP_SUMMARY`; does nothing outside GitHub Actions.
-pub fn report(stages: &[StageReport], verdict: &str) {
+pub fn report(stages: &[StageReport], verdict: &str, python: &str) {
     if std::env::var_os("GITHUB_ACTIONS").is_none() {
         return;
     }
     for st in stages {
         for f in &st.findings {
-            let msg = format!(
-                "{} stage: {}{}",
-                st.stage,
-                f.what,
-                f.test
-                    .as_ref()
-                    .map(|t| format!(" [{t}]"))
-                    .unwrap_or_default()
-            );
-            let place = f
-                .location
-                .as_deref()
-                .and_then(|l| l.split_whitespace().next())
-                .and_then(|l| l.rsplit_once(':'))
-                .filter(|(_, line)| line.chars().all(|c| c.is_ascii_digit()));
-            let props = match place {
-                Some((file, line)) => format!("file={},line={line},", gh_prop(file)),
-                None => String::new(),
-            };
-            println!("::error {props}title=memtest::{}", gh_escape(&msg));
+            println!("{}", annotation(st, f));
         }
     }
     let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
         return;
     };
-    let mut md = format!("## memtest: {verdict}\n\n| stage | verdict | time | tests | iterations | snapshot |\n|---|---|---|---|---|---|\n");
-    for st in stages {
-        md += &format!(
-            "| {} | {} | {:.1}s | {} | {} | {} |\n",
-            st.stage,
-            st.verdict.as_str(),
-            st.seconds,
-            st.tests,
-            st.iterations,
-            st.snapshot
-        );
-    }
-    for st in stages.iter().filter(|s| !s.findings.is_empty()) {
-        md += &format!("\n### {} findings\n\n", st.stage);
-        for f in &st.findings {
-            md += &format!(
-                "- **{}** at `{}`{}\n",
-                f.what,
-                f.location.as_deref().unwrap_or("?"),
-                f.bytes.map(|b| format!(": {b} bytes")).unwrap_or_default()
-            );
-        }
-    }
     if let Ok(mut file) = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .open(path)
     {
-        let _ = file.write_all(md.as_bytes());
+        let _ = file.write_all(summary(stages, verdict, python).as_bytes());
     }
+}
+
+/// The first place in our code: the chain's innermost frame, else the location.
+fn place(f: &Finding) -> Option<(String, u32)> {
+    if let Some(p) = f.chain.first().filter(|p| p.in_repo) {
+        return Some((p.file.clone()?, p.line?));
+    }
+    let (file, line) = f
+        .location
+        .as_deref()?
+        .split_whitespace()
+        .next()?
+        .rsplit_once(':')?;
+    Some((file.to_owned(), line.parse().ok()?))
+}
+
+/// One `::error` workflow command.
+fn annotation(st: &StageReport, f: &Finding) -> String {
+    let msg = format!(
+        "{} stage: {}{}",
+        st.stage,
+        f.what,
+        f.test
+            .as_ref()
+            .map(|t| format!(" [{t}]"))
+            .unwrap_or_default()
+    );
+    let props = match place(f) {
+        Some((file, line)) => format!("file={},line={line},", gh_prop(&file)),
+        None => String::new(),
+    };
+    format!("::error {props}title=memtest::{}", gh_escape(&msg))
+}
+
+/// Markdown cells must not break the table.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The job summary: the verdict, the findings that decided it with their
+/// `file:line`, then what ran; the page (`report.html`, an artifact) has the rest.
+pub fn summary(stages: &[StageReport], verdict: &str, python: &str) -> String {
+    let failing: usize = stages.iter().map(|s| s.findings.len()).sum();
+    let mut md = format!("## memtest: {verdict}\n\n");
+    md += &if failing == 0 {
+        format!("Nothing of ours leaks, grows or misuses memory (CPython {python}).\n")
+    } else {
+        format!(
+            "{failing} finding{} decided it (CPython {python}):\n\n",
+            if failing == 1 { "" } else { "s" }
+        )
+    };
+    for st in stages {
+        for f in &st.findings {
+            md += &format!("- **{}**", cell(&f.what));
+            if let Some(t) = &f.test {
+                md += &format!(" in `{t}`");
+            }
+            if let Some((file, line)) = place(f) {
+                md += &format!(" at `{file}:{line}`");
+            }
+            if let Some(a) = f.amount() {
+                md += &format!(": {a}");
+            }
+            md += &format!(" ({} stage: {})\n", st.stage, f.rule.explained(st.stage));
+            if let Some(c) = f.chain_line() {
+                md += &format!("  - our frames, innermost first: `{}`\n", cell(&c));
+            }
+            if let Some(o) = f.origin.first() {
+                md += &format!("  - the uninitialised value was created at `{o}`\n");
+            }
+        }
+    }
+    md += "\n| stage | verdict | time | tests | iterations | processes | snapshot |\n|---|---|---|---|---|---|---|\n";
+    for st in stages {
+        md += &format!(
+            "| {} | {} | {:.1} s | {} | {} | {} | {} |\n",
+            st.stage,
+            st.verdict.as_str(),
+            st.seconds,
+            st.tests,
+            cell(&st.iterations),
+            st.processes,
+            cell(&st.snapshot.to_string())
+        );
+    }
+    md += "\nThe memtest page (`target/memtest/report.html`, in the job's artifacts) shows each finding's curve and source.\n";
+    md
 }

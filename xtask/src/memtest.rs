@@ -43,6 +43,16 @@ impl RunVerdict {
         }
     }
 
+    /// The verdict as the page and the job summary headline it.
+    pub fn headline(self) -> &'static str {
+        match self {
+            RunVerdict::Clean => "CLEAN",
+            RunVerdict::Leak => "FAILED",
+            RunVerdict::SnapshotChanged => "SNAPSHOT CHANGED",
+            RunVerdict::HarnessError => "HARNESS ERROR",
+        }
+    }
+
     pub fn exit_code(self) -> i32 {
         match self {
             RunVerdict::Clean => 0,
@@ -239,7 +249,7 @@ fn stages(
     write_file(&json_path, &(serde_json::to_string_pretty(&report)? + "\n"))?;
     let page_path = out.join("report.html");
     let html = page::render(&page::Page {
-        verdict: &verdict.as_str().to_uppercase(),
+        verdict: verdict.headline(),
         failed: verdict != RunVerdict::Clean,
         python: &report.python,
         seconds: report.seconds,
@@ -249,7 +259,7 @@ fn stages(
     });
     write_file(&page_path, &html)?;
     print_summary(&stages, seconds, verdict, &json_path, &page_path);
-    github::report(&stages, verdict.as_str());
+    github::report(&stages, verdict.headline(), &report.python);
 
     let result = if let Some(e) = harness_error {
         Err(e.context("memtest could not run"))

@@ -140,6 +140,30 @@ pub enum Rule {
     OneTime,
 }
 
+impl Rule {
+    /// The rule in words, as the page and the job summary state it.
+    pub fn explained(self, stage: StageName) -> &'static str {
+        use Rule::*;
+        match self {
+            PythonGrowth => {
+                "Python memory kept growing at or above the threshold, confirmed by longer rounds (tracemalloc)"
+            }
+            CHeapGrowth => {
+                "the C heap kept growing beyond what Python allocated, confirmed by longer rounds (mallinfo2)"
+            }
+            LiveObjects => "native objects did not return to their baseline (sluice.live_objects())",
+            FdLeak => "a file descriptor opened by the test is still open after it",
+            ThreadLeak => "a thread started by the test still runs after it",
+            TestsFailed => "the tests themselves failed",
+            MemoryError => "a memory error in our code (Valgrind memcheck)",
+            Lost if stage == StageName::Lsan => "a block no pointer reaches at exit (LeakSanitizer)",
+            Lost => "a block lost at exit, allocated by our code (Valgrind)",
+            Growth => "an allocation site of ours grew in every measured round (Valgrind checkpoints)",
+            OneTime => "allocated once before the first test (listed, not failing)",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     pub rule: Rule,
@@ -162,6 +186,9 @@ pub struct Finding {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub growth: Option<vgxml_judge::Growth>,
 }
+
+/// Frames of a chain the terminal summary shows.
+const SUMMARY_FRAMES: usize = 6;
 
 impl Finding {
     /// A finding of `rule` with nothing known but what it is.
@@ -186,7 +213,27 @@ impl Finding {
         (self.chain.len() > 1).then(|| vgxml_judge::chain_text(&self.chain))
     }
 
-    /// `what [test] at location: N bytes in M blocks`, the summary's line.
+    /// How much, in the terms of its rule: `N bytes in M blocks` at exit,
+    /// `N bytes per round` of a steady growth, `+N bytes, +M blocks` between
+    /// the first and the last checkpoint.
+    pub fn amount(&self) -> Option<String> {
+        match (self.rule, self.bytes, self.blocks) {
+            (Rule::Growth, Some(b), Some(n)) => Some(format!(
+                "+{b} bytes, +{n} blocks from the warm-up to the last round"
+            )),
+            (Rule::PythonGrowth | Rule::CHeapGrowth, Some(b), _) => {
+                Some(format!("{b} bytes per round"))
+            }
+            (_, Some(b), Some(n)) => Some(format!("{b} bytes in {n} blocks")),
+            (_, Some(b), None) => Some(format!("{b} bytes")),
+            (Rule::LiveObjects, None, Some(n)) => Some(format!("{n} objects")),
+            (_, None, Some(n)) => Some(format!("{n} blocks")),
+            (_, None, None) => None,
+        }
+    }
+
+    /// `what [test] at location: amount`, the summary's line; a long chain
+    /// is cut (the page and report.json have it whole).
     pub fn line(&self) -> String {
         let mut line = self.what.clone();
         if let Some(t) = &self.test {
@@ -195,17 +242,18 @@ impl Finding {
         if let Some(l) = &self.location {
             line += &format!(" at {l}");
         }
-        if let Some(b) = self.bytes {
-            line += &format!(": {b} bytes");
-            if let Some(n) = self.blocks {
-                line += &format!(" in {n} blocks");
-            }
+        if let Some(a) = self.amount() {
+            line += &format!(": {a}");
         }
         if let Some(o) = self.origin.first() {
             line += &format!(", created at {o}");
         }
-        if let Some(c) = self.chain_line() {
-            line += &format!("\n          {c}");
+        if self.chain.len() > 1 {
+            let shown = &self.chain[..self.chain.len().min(SUMMARY_FRAMES)];
+            line += &format!("\n          {}", vgxml_judge::chain_text(shown));
+            if self.chain.len() > SUMMARY_FRAMES {
+                line += &format!(" <- ... ({} more)", self.chain.len() - SUMMARY_FRAMES);
+            }
         }
         line
     }

@@ -217,7 +217,13 @@ impl ResultRow {
     /// after the rounds.
     fn curves(&self) -> Vec<Curve> {
         let mut out = Vec::new();
-        let trend = |leaking: bool| if leaking { Trend::Grows } else { Trend::Bounded };
+        let trend = |leaking: bool| {
+            if leaking {
+                Trend::Grows
+            } else {
+                Trend::Bounded
+            }
+        };
         let mut cumulative = |growth: fn(&RoundRow) -> Option<i64>,
                               metric: &str,
                               verdict: &Verdict,

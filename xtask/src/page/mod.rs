@@ -14,7 +14,8 @@ use crate::report::{Curve, Finding, StageReport, Trend};
 
 /// Everything the page shows.
 pub struct Page<'a> {
-    /// `CLEAN`, `FAILED` (a leak or memory error), `SNAPSHOT CHANGED`, `HARNESS ERROR`.
+    /// `CLEAN`, `FAILED` (a leak or memory error), `SNAPSHOT CHANGED`, `HARNESS ERROR`
+    /// (`RunVerdict::headline`).
     pub verdict: &'a str,
     pub failed: bool,
     pub python: &'a str,
@@ -30,6 +31,10 @@ pub struct Page<'a> {
 const CONTEXT: usize = 2;
 /// At most this many findings get source excerpts (the rest link only).
 const EXCERPTS: usize = 12;
+/// Of a chain, the innermost frames with their source lines.
+const EXCERPT_FRAMES: usize = 3;
+/// Of a chain, the frames shown open; the rest fold under "N more frames".
+const CHAIN_OPEN: usize = 6;
 
 pub fn escape(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -70,7 +75,10 @@ th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top;o
 th{background:#f0f0f0}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 table.curves td{padding:2px 6px}
-.curve{background:#fff;border:1px solid #ddd;border-radius:6px;padding:6px 8px;width:286px;margin:6px 0}
+.facts{display:flex;gap:16px;align-items:flex-start;margin:6px 0}
+.facts p{margin:4px 0}.amount{font-weight:600}
+li.more{list-style:none;margin-left:-20px}
+.curve{background:#fff;border:1px solid #ddd;border-radius:6px;padding:6px 8px;width:286px;margin:6px 0;flex-shrink:0}
 .curve .t{font-size:12px;color:#333;overflow-wrap:anywhere}
 svg{display:block;max-width:100%;height:auto}
 details{margin:6px 0}
@@ -200,28 +208,6 @@ fn place_html(page: &Page<'_>, p: &vgxml_judge::Place) -> String {
     }
 }
 
-/// What rule made a finding, in words.
-fn rule_words(stage: &StageReport, f: &Finding) -> &'static str {
-    use crate::report::Rule::*;
-    match f.rule {
-        PythonGrowth => "Python memory grew in every measured round (tracemalloc)",
-        LiveObjects => "native objects did not return to their baseline (sluice.live_objects())",
-        CHeapGrowth => {
-            "the C heap grew beyond what Python allocated, in every measured round (mallinfo2)"
-        }
-        FdLeak => "a file descriptor opened by the test is still open after it",
-        ThreadLeak => "a thread started by the test still runs after it",
-        TestsFailed => "the tests themselves failed",
-        MemoryError => "a memory error in our code (Valgrind memcheck)",
-        Lost if stage.stage == crate::report::StageName::Lsan => {
-            "a block no pointer reaches at exit (LeakSanitizer)"
-        }
-        Lost => "a block lost at exit, allocated by our code (Valgrind)",
-        Growth => "an allocation site of ours grew in every measured round (Valgrind checkpoints)",
-        OneTime => "allocated once before the first test (listed, not failing)",
-    }
-}
-
 fn finding_card(
     page: &Page<'_>,
     st: &StageReport,
@@ -234,7 +220,7 @@ fn finding_card(
         if note { " note" } else { "" },
         escape(&f.what),
         st.stage,
-        rule_words(st, f),
+        f.rule.explained(st.stage),
         f.test
             .as_ref()
             .map(|t| format!(" &middot; test <code>{}</code>", escape(t)))
@@ -266,6 +252,8 @@ fn finding_card(
             .find(|c| Some(&c.test) == f.test.as_ref() && c.decides == Some(f.rule))
             .cloned()
     });
+    // The curve first, what the verdict was drawn from, beside the amounts.
+    h.push_str("<div class=\"facts\">");
     if let Some(c) = &curve {
         let _ = write!(
             h,
@@ -274,22 +262,32 @@ fn finding_card(
             svg(c, 270, 70)
         );
     }
-    if let Some(b) = f.bytes {
-        let _ = write!(
-            h,
-            "<p>{b} bytes{}</p>",
-            f.blocks
-                .map(|n| format!(" in {n} blocks"))
-                .unwrap_or_default()
-        );
-    } else if let Some(n) = f.blocks {
-        let _ = write!(h, "<p>{n} objects</p>");
+    h.push_str("<div>");
+    if let Some(a) = f.amount() {
+        let _ = write!(h, "<p class=\"amount\">{}</p>", escape(&a));
     }
+    if let Some(l) = f
+        .chain
+        .first()
+        .map(ToString::to_string)
+        .or_else(|| f.location.clone())
+    {
+        let _ = write!(h, "<p>at <code>{}</code></p>", escape(&l));
+    }
+    h.push_str("</div></div>");
     if !f.chain.is_empty() {
         h.push_str("<div>our frames, innermost first:</div><ol class=\"chain\">");
-        for p in &f.chain {
+        for (i, p) in f.chain.iter().enumerate() {
+            if i == CHAIN_OPEN {
+                let _ = write!(
+                    h,
+                    "<li class=\"more\"><details><summary>{} more frames</summary><ol class=\"chain\" start=\"{}\">",
+                    f.chain.len() - CHAIN_OPEN,
+                    CHAIN_OPEN + 1
+                );
+            }
             let _ = write!(h, "<li>{}", place_html(page, p));
-            if *excerpts < EXCERPTS {
+            if i < EXCERPT_FRAMES && *excerpts < EXCERPTS {
                 if let (Some(file), Some(line), true) = (&p.file, p.line, p.in_repo) {
                     if let Some(x) = excerpt(page.root, file, line) {
                         h.push_str(&x);
@@ -298,10 +296,12 @@ fn finding_card(
             }
             h.push_str("</li>");
         }
+        if f.chain.len() > CHAIN_OPEN {
+            h.push_str("</ol></details></li>");
+        }
         h.push_str("</ol>");
         *excerpts += 1;
     } else if let Some(l) = &f.location {
-        let _ = write!(h, "<p>at <code>{}</code></p>", escape(l));
         if let Some((file, line)) = l.split(' ').next().and_then(|fl| fl.rsplit_once(':')) {
             if let (Ok(n), true) = (line.parse(), *excerpts < EXCERPTS) {
                 if let Some(x) = excerpt(page.root, file, n) {
@@ -458,10 +458,15 @@ pub fn render(page: &Page<'_>) -> String {
     let mut excerpts = 0;
     if failing > 0 {
         h.push_str("<h2 id=\"findings\">What decided it</h2>\n");
-        for st in page.stages {
-            for f in &st.findings {
-                h.push_str(&finding_card(page, st, f, false, &mut excerpts));
-            }
+        // Findings that name our frames first: they say where to look.
+        let mut findings: Vec<(&StageReport, &Finding)> = page
+            .stages
+            .iter()
+            .flat_map(|s| s.findings.iter().map(move |f| (s, f)))
+            .collect();
+        findings.sort_by_key(|(_, f)| f.chain.is_empty());
+        for (st, f) in findings {
+            h.push_str(&finding_card(page, st, f, false, &mut excerpts));
         }
     }
     h.push_str("<h2>What ran</h2><table id=\"stages\"><tr><th style=\"width:11%\">stage</th><th style=\"width:9%\">verdict</th><th style=\"width:8%\">time</th><th style=\"width:7%\">tests</th><th>iterations</th><th style=\"width:10%\">processes</th><th style=\"width:20%\">snapshot</th></tr>");
@@ -511,9 +516,11 @@ pub fn render(page: &Page<'_>) -> String {
         }
     }
     h.push_str("</ul>\n");
-    // Open the findings' details when printed; note the layout width (the
-    // browser test reads it from the DOM).
-    h.push_str("<script>document.body.setAttribute('data-scroll-width', String(document.documentElement.scrollWidth));window.addEventListener('beforeprint',function(){document.querySelectorAll('details').forEach(function(d){d.open=true;});});</script>\n");
+    // Printed, the details are open.
+    h.push_str("<script>window.addEventListener('beforeprint',function(){document.querySelectorAll('details').forEach(function(d){d.open=true;});});</script>\n");
     h.push_str("</main></body></html>\n");
     h
 }
+
+#[cfg(test)]
+mod browser_tests;
