@@ -77,6 +77,20 @@ pub fn suppression_files(root: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// The suppression files Valgrind is given: every `suppressions/*.supp`,
+/// python.supp cut to the running CPython's section when it is known.
+pub fn given_suppressions(root: &Path, opts: &ValgrindOptions) -> Result<Vec<PathBuf>> {
+    suppression_files(root)?
+        .into_iter()
+        .map(|f| match &opts.python_minor {
+            Some(minor) if f.file_name().is_some_and(|n| n == "python.supp") => {
+                python_section(root, &f, minor)
+            }
+            _ => Ok(f),
+        })
+        .collect()
+}
+
 /// The common memcheck command line (without `--xml-file`).
 pub fn valgrind_args(root: &Path, opts: &ValgrindOptions) -> Result<Vec<String>> {
     let mut a: Vec<String> = [
@@ -91,13 +105,7 @@ pub fn valgrind_args(root: &Path, opts: &ValgrindOptions) -> Result<Vec<String>>
     ]
     .map(String::from)
     .to_vec();
-    for f in suppression_files(root)? {
-        let f = match &opts.python_minor {
-            Some(minor) if f.file_name().is_some_and(|n| n == "python.supp") => {
-                python_section(root, &f, minor)?
-            }
-            _ => f,
-        };
+    for f in given_suppressions(root, opts)? {
         a.push(format!("--suppressions={}", f.display()));
     }
     if opts.track_origins {
@@ -111,6 +119,11 @@ pub fn valgrind_args(root: &Path, opts: &ValgrindOptions) -> Result<Vec<String>>
     }
     a.extend(opts.extra_args.iter().cloned());
     Ok(a)
+}
+
+/// `3.11` of `3.11.7` (the key of a python.supp section).
+pub fn minor_of(version: &str) -> String {
+    version.split('.').take(2).collect::<Vec<_>>().join(".")
 }
 
 /// The section of `python.supp` for CPython `minor`, written to

@@ -168,13 +168,8 @@ fn stages(
     .context("running the venv's Python")?;
 
     // Valgrind gets this interpreter's section of python.supp only.
-    let minor = python_version
-        .split('.')
-        .take(2)
-        .collect::<Vec<_>>()
-        .join(".");
     let opts = &ValgrindOptions {
-        python_minor: Some(minor),
+        python_minor: Some(memcheck::minor_of(&python_version)),
         ..opts.clone()
     };
 

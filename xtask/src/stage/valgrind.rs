@@ -217,7 +217,7 @@ pub fn run(
         );
     }
     write_html(root, out, &reports, &policy, &mut report)?;
-    let unused_suppressions = warn_unused_suppressions(root, out, &reports, &mut report)?;
+    let unused_suppressions = warn_unused_suppressions(root, out, opts, &reports, &mut report)?;
     report.curves = curves(&judgement);
     report.valgrind = Some(valgrind_json(
         &reports,
@@ -422,14 +422,16 @@ fn write_html(
 /// Suppressions rot: an entry that matched nothing in any run hides nothing
 /// today and may hide a real leak tomorrow. Warn (never fail: which
 /// interpreter entries match depends on the tests selected), and list them
-/// all in `unused-suppressions.txt`.
+/// all in `unused-suppressions.txt`. Only the files Valgrind was given count
+/// (python.supp's section for this CPython, not the other versions').
 fn warn_unused_suppressions(
     root: &Path,
     out: &Path,
+    opts: &ValgrindOptions,
     reports: &[Report],
     report: &mut StageReport,
 ) -> Result<usize> {
-    let files = crate::memcheck::suppression_files(root)?;
+    let files = crate::memcheck::given_suppressions(root, opts)?;
     let entries = supp::parse_files(&files).context("reading suppressions/")?;
     let unused = supp::unused(&entries, reports);
     let list = out.join("unused-suppressions.txt");
