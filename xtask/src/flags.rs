@@ -25,14 +25,18 @@ pub struct Xtask {
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
-    /// Everything CI checks, in order: rustfmt, clippy, cargo test, venv + wheel,
-    /// the Python unit tests, actionlint and zizmor (security audit) on
-    /// .github/workflows, then `matrix --check-docs` (memtest on every CPython found)
-    /// and `memtest --planted` (the detection matrix, on the default interpreter).
+    /// Everything CI checks, in order: rustfmt, clippy, cargo test (the browser
+    /// tests of the memtest page and vgxml's page need Chromium; they skip
+    /// without), venv + wheel, the Python unit tests, stubtest of the .pyi against
+    /// the wheel, the vgxml wheel (built and run), actionlint and zizmor (security
+    /// audit) on .github/workflows, then `matrix --check-docs` (memtest on every
+    /// CPython found) and `memtest --planted` (the detection matrix, on the
+    /// default interpreter). Every check runs; the failed ones are listed at the end.
     Ci(CiArgs),
     /// The leak-test pipeline: build the `memtest` wheel into target/venv, run the
     /// tracemalloc stage, then the Valgrind stage, compare each stage's normalised
-    /// leak summary with its snapshot in xtask/snapshots/, write target/memtest/report.json.
+    /// leak summary with its snapshot in xtask/snapshots/, write target/memtest/report.json
+    /// and the page to read, target/memtest/report.html.
     Memtest(MemtestArgs),
     /// `memtest` once per CPython interpreter (every CPython >= 3.9 found, or
     /// `--python PATH`...), each in its own venv and cargo target dir under
@@ -113,8 +117,9 @@ pub struct SelectArgs {
     /// with `*`); may be repeated. Like `python -m unittest -k`. Skips the snapshot check.
     #[arg(short = 'k', value_name = "PATTERN")]
     pub patterns: Vec<String>,
-    /// Iterations per measured round. Default: 200 for tracemalloc; for Valgrind 10,
-    /// and the Valgrind stage runs every shard twice, at N and at 2N iterations.
+    /// Iterations per round. Default: 200 for tracemalloc (4 rounds after the
+    /// warm-up, a suspicious test confirmed by 6 rounds of 400); for Valgrind 5:
+    /// a warm-up of N, then rounds of N, 2N and 4N, with a leak search after each.
     #[arg(long, value_name = "N")]
     pub iterations: Option<u32>,
     /// Number of Valgrind shards (processes) run in parallel (default: number of cores).

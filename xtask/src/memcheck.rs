@@ -127,7 +127,7 @@ pub fn minor_of(version: &str) -> String {
 }
 
 /// The section of `python.supp` for CPython `minor`, written to
-/// `target/memtest/suppressions-<minor>/python.supp` (the same file name, so a
+/// `target/suppressions-<minor>/python.supp` (the same file name, so a
 /// report still names `python.supp`); the whole file when it has no such section.
 ///
 /// Valgrind matches every error and loss record against every entry: with the
@@ -146,11 +146,16 @@ pub fn python_section(root: &Path, file: &Path, minor: &str) -> Result<PathBuf> 
         );
         return Ok(file.to_path_buf());
     };
-    let dir = root.join(format!("target/memtest/suppressions-{minor}"));
+    // Not under target/memtest/, which memtest empties when it starts: a
+    // memtest --planted running meanwhile still reads its copy. Written to a
+    // temporary name and renamed, so a reader never sees half a file.
+    let dir = root.join(format!("target/suppressions-{minor}"));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let out = dir.join("python.supp");
-    std::fs::write(&out, format!("{}\n", &text[b..e + end.len()]))
-        .with_context(|| format!("writing {}", out.display()))?;
+    let tmp = dir.join(format!("python.supp.{}", std::process::id()));
+    std::fs::write(&tmp, format!("{}\n", &text[b..e + end.len()]))
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &out).with_context(|| format!("renaming to {}", out.display()))?;
     Ok(out)
 }
 

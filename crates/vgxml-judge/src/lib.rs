@@ -9,6 +9,39 @@
 //! and the [`html`] page render that one [`Judgement`], whose JSON is a
 //! serde type both ways; [`supp`] reads `.supp` files and finds the entries
 //! no run used.
+//!
+//! ```
+//! use std::path::Path;
+//! use vgxml_judge::{judge, Category, Markers, OurCode, Policy, Rule};
+//! use vgxml_parse::{read_path_input, InputState, Options};
+//!
+//! // A real run (`tests/fixtures/programs/checkpoints.c` under memcheck):
+//! // tests announced by client messages, a leak search after each round.
+//! let fixture = Path::new("../vgxml-parse/tests/fixtures/checkpoints.xml");
+//! let input = read_path_input(fixture, Options::full()).expect("readable");
+//! assert_eq!(input.state, InputState::Complete);
+//!
+//! let mut policy = Policy::new(OurCode::new().source_glob("*checkpoints.c"), ".".into());
+//! policy.fail_on = [Category::Errors].into_iter().collect();
+//! policy.growth_on = Category::ALL.into_iter().collect();
+//! policy.markers = Markers {
+//!     test_prefix: Some("test-begin:".into()),
+//!     checkpoint_prefix: Some("checkpoint:".into()),
+//! };
+//! let judgement = judge(&input.reports, &policy);
+//!
+//! // Growth inside the run, by allocation site: a buffer grown in place,
+//! // a list never pruned, memory that exit frees; the bounded one is clean.
+//! let growing: Vec<&str> = judgement
+//!     .issues
+//!     .iter()
+//!     .filter(|i| i.rule == Rule::Growth)
+//!     .filter_map(|i| i.test.as_deref())
+//!     .collect();
+//! assert_eq!(growing.len(), 3);
+//! assert!(!growing.contains(&"t_bounded"));
+//! assert_eq!(judgement.exit_code(), 1);
+//! ```
 
 pub mod baseline;
 pub mod budget;

@@ -227,6 +227,11 @@ fn check_judges_growth_between_checkpoints() {
         out.contains("512 B/1 blocks -> 1024 B/1 blocks -> 2048 B/1 blocks -> 4096 B/1 blocks"),
         "{out}"
     );
+    // The closing count does not say "0 offending" alone while sites grow.
+    assert!(
+        out.contains("0 offending record(s) and 3 allocation site(s) growing in every round"),
+        "{out}"
+    );
     // without checkpoints nothing of this is judged
     let o = vgxml(&["check", "--fail-on", "errors", "checkpoints.xml"]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));

@@ -208,6 +208,15 @@ fn fd_kind(target: &str) -> String {
             return kind.to_owned();
         }
     }
+    // `/proc/self/statm` reads back as `/proc/21744/statm`: the pid is not
+    // what leaked, and the message must be the same in every run.
+    if let Some(rest) = target.strip_prefix("/proc/") {
+        if let Some((pid, tail)) = rest.split_once('/') {
+            if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) {
+                return format!("/proc/<pid>/{tail}");
+            }
+        }
+    }
     target.to_owned()
 }
 
@@ -390,6 +399,14 @@ fn read_results(path: &Path) -> Result<Vec<Row>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn fd_targets_without_pids() {
+        assert_eq!(super::fd_kind("pipe:[123]"), "pipe");
+        assert_eq!(super::fd_kind("/proc/21744/statm"), "/proc/<pid>/statm");
+        assert_eq!(super::fd_kind("/proc/self/statm"), "/proc/self/statm");
+        assert_eq!(super::fd_kind("/tmp/x.log"), "/tmp/x.log");
+    }
+
     use super::*;
 
     fn row(json: serde_json::Value) -> ResultRow {

@@ -253,7 +253,10 @@ pub fn policy(root: &Path) -> Policy {
 fn finding(i: &Issue) -> Finding {
     let label = i.kind.leak_kind().map(LeakKind::label).unwrap_or("lost");
     let (rule, what) = match i.rule {
-        JudgeRule::MemoryError => (Rule::MemoryError, format!("{} ({})", i.kind, i.what)),
+        JudgeRule::MemoryError => (
+            Rule::MemoryError,
+            format!("{} ({})", i.kind, without_fd_number(&i.what)),
+        ),
         JudgeRule::Leak => (Rule::Lost, label.to_string()),
         JudgeRule::Growth => (
             Rule::Growth,
@@ -287,6 +290,24 @@ fn finding(i: &Issue) -> Finding {
         detail,
         growth: i.growth.clone(),
         ..Finding::new(rule, what)
+    }
+}
+
+/// `Open file descriptor 27: /path` as `Open file descriptor: /path`: which
+/// number the process got is not what leaked (it is in the detail), and the
+/// message must be the same in every run.
+fn without_fd_number(what: &str) -> String {
+    const AT: &str = "file descriptor ";
+    match what.find(AT) {
+        Some(i) => {
+            let rest = &what[i + AT.len()..];
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return what.to_owned();
+            }
+            format!("{}file descriptor{}", &what[..i], &rest[digits..])
+        }
+        None => what.to_owned(),
     }
 }
 
@@ -481,4 +502,19 @@ fn candidates(reports: &[Report]) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fd_messages_without_the_number() {
+        assert_eq!(
+            super::without_fd_number("Open file descriptor 27: /proc/self/statm"),
+            "Open file descriptor: /proc/self/statm"
+        );
+        assert_eq!(
+            super::without_fd_number("Invalid read of size 4"),
+            "Invalid read of size 4"
+        );
+    }
 }

@@ -79,14 +79,20 @@ pub fn check(v: &Judgement, with_baseline: bool) -> String {
     }
     // One leak site often yields several loss records (different callers):
     // count the distinct fingerprints too.
+    let growing = v.issues.iter().filter(|i| i.growth.is_some()).count();
     let _ = writeln!(
         out,
-        "{} offending record(s){} in {} file(s), {} distinct fingerprint(s){}{}",
+        "{} offending record(s){}{} in {} file(s), {} distinct fingerprint(s){}{}",
         v.offending,
         if with_baseline {
             " new since the baseline"
         } else {
             ""
+        },
+        if growing > 0 {
+            format!(" and {growing} allocation site(s) growing in every round")
+        } else {
+            String::new()
         },
         v.reports,
         v.offending_fingerprints(),
