@@ -458,6 +458,16 @@ impl Matrix {
     }
 }
 
+/// A frame of a chain as `file:line`: the function names of inlined frames
+/// differ between Valgrind versions (3.19 writes `UnknownInlinedFun` where
+/// 3.27 names the function), and the matrix must be the same on both.
+fn frame_line(p: &vgxml_judge::Place) -> String {
+    match (&p.file, p.line) {
+        (Some(f), Some(l)) => format!("{f}:{l}"),
+        _ => p.to_string(),
+    }
+}
+
 /// `what at place`; a Python `file:line` gets its source line, which names the
 /// planted function the test calls.
 fn message(root: &Path, f: &Finding) -> String {
@@ -477,11 +487,11 @@ fn message(root: &Path, f: &Finding) -> String {
     // skipped a write, seen only through where its block was made).
     let mut also = String::new();
     if f.chain.len() > 1 {
-        let chain: Vec<String> = f.chain.iter().map(ToString::to_string).collect();
+        let chain: Vec<String> = f.chain.iter().map(frame_line).collect();
         also += &format!("\n      via {}", chain.join(" <- "));
     }
     if !f.origin.is_empty() {
-        let origin: Vec<String> = f.origin.iter().map(ToString::to_string).collect();
+        let origin: Vec<String> = f.origin.iter().map(frame_line).collect();
         also += &format!(
             "\n      uninitialised value created at {}",
             origin.join(" <- ")

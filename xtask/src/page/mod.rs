@@ -10,6 +10,8 @@
 
 use std::{collections::BTreeMap, fmt::Write as _, path::Path};
 
+use vgxml_judge::html::escape;
+
 use crate::report::{Curve, Finding, StageReport, Trend};
 
 /// Everything the page shows.
@@ -35,21 +37,6 @@ const EXCERPTS: usize = 12;
 const EXCERPT_FRAMES: usize = 3;
 /// Of a chain, the frames shown open; the rest fold under "N more frames".
 const CHAIN_OPEN: usize = 6;
-
-pub fn escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
 
 const CSS: &str = r#"
 *{box-sizing:border-box}
