@@ -458,16 +458,6 @@ impl Matrix {
     }
 }
 
-/// A frame of a chain as `file:line`: the function names of inlined frames
-/// differ between Valgrind versions (3.19 writes `UnknownInlinedFun` where
-/// 3.27 names the function), and the matrix must be the same on both.
-fn frame_line(p: &vgxml_judge::Place) -> String {
-    match (&p.file, p.line) {
-        (Some(f), Some(l)) => format!("{f}:{l}"),
-        _ => p.to_string(),
-    }
-}
-
 /// `what at place`; a Python `file:line` gets its source line, which names the
 /// planted function the test calls.
 fn message(root: &Path, f: &Finding) -> String {
@@ -487,11 +477,19 @@ fn message(root: &Path, f: &Finding) -> String {
     // skipped a write, seen only through where its block was made).
     let mut also = String::new();
     if f.chain.len() > 1 {
-        let chain: Vec<String> = f.chain.iter().map(frame_line).collect();
+        let chain: Vec<String> = f
+            .chain
+            .iter()
+            .map(vgxml_judge::Place::stable_text)
+            .collect();
         also += &format!("\n      via {}", chain.join(" <- "));
     }
     if !f.origin.is_empty() {
-        let origin: Vec<String> = f.origin.iter().map(frame_line).collect();
+        let origin: Vec<String> = f
+            .origin
+            .iter()
+            .map(vgxml_judge::Place::stable_text)
+            .collect();
         also += &format!(
             "\n      uninitialised value created at {}",
             origin.join(" <- ")

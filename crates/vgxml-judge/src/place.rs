@@ -24,6 +24,12 @@ pub struct Place {
     pub object: Option<String>,
     /// The file was found under the source root.
     pub in_repo: bool,
+    /// Inlined into the frame after it (the two share an instruction
+    /// address). Valgrind names such functions from the inline debug info,
+    /// and not always: 3.19 often writes `UnknownInlinedFun` where 3.27
+    /// names the function, so a stable text shows only `file:line` for them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inlined: bool,
 }
 
 impl Place {
@@ -46,6 +52,7 @@ impl Place {
                 .unwrap_or_else(|| "???".to_string()),
             object: f.obj.as_deref().map(|o| basename(o).to_string()),
             in_repo,
+            inlined: false,
         }
     }
 
@@ -88,8 +95,13 @@ pub fn chain(r: &ErrorRecord, ours: &OurCode, root: &Path) -> Vec<Place> {
 
 fn chain_of(stack: &[Frame], ours: &OurCode, root: &Path) -> Vec<Place> {
     let mut out: Vec<Place> = Vec::new();
-    for f in stack.iter().filter(|f| ours.matches_source(f)) {
-        let p = Place::of(f, root);
+    for (i, f) in stack
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| ours.matches_source(f))
+    {
+        let mut p = Place::of(f, root);
+        p.inlined = f.ip.is_some() && stack.get(i + 1).is_some_and(|next| next.ip == f.ip);
         if out.last().map(Place::file_line) != Some(p.file_line()) {
             out.push(p);
         }
@@ -104,6 +116,17 @@ pub fn origin(r: &ErrorRecord, ours: &OurCode, root: &Path) -> Vec<Place> {
         .as_ref()
         .map(|o| chain_of(&o.stack, ours, root))
         .unwrap_or_default()
+}
+
+impl Place {
+    /// `file:line (function)`, or only `file:line` for an inlined frame:
+    /// the same text from every Valgrind version.
+    pub fn stable_text(&self) -> String {
+        match (self.inlined, self.file_line()) {
+            (true, Some(fl)) => fl,
+            _ => self.to_string(),
+        }
+    }
 }
 
 /// `a:1 <- b:2 <- c:3`: a chain as one line.
@@ -177,6 +200,34 @@ mod tests {
             repo_relative("crates/x/src/lib.rs", Path::new("/w")).as_deref(),
             Some("crates/x/src/lib.rs")
         );
+    }
+
+    #[test]
+    fn inlined_frames_share_the_next_frames_address_and_show_no_function() {
+        let frame = |ip: &str, func: &str, line: u32| Frame {
+            func: Some(func.into()),
+            dir: Some("/w/src".into()),
+            file: Some("a.rs".into()),
+            line: Some(line),
+            obj: None,
+            ip: Some(ip.into()),
+        };
+        let stack = [
+            frame("0x10", "UnknownInlinedFun", 3),
+            frame("0x10", "caller", 9),
+            frame("0x20", "outer", 20),
+        ];
+        let chain = chain_of(
+            &stack,
+            &OurCode::new().source_prefix("/w/"),
+            Path::new("/w"),
+        );
+        assert_eq!(
+            chain.iter().map(|p| p.inlined).collect::<Vec<_>>(),
+            [true, false, false]
+        );
+        assert_eq!(chain[0].stable_text(), "src/a.rs:3");
+        assert_eq!(chain[1].stable_text(), "src/a.rs:9 (caller)");
     }
 
     #[test]

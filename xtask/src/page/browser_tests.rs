@@ -157,6 +157,7 @@ fn place(file: &str, line: u32, func: &str) -> Place {
         func: func.into(),
         object: None,
         in_repo: true,
+        inlined: false,
     }
 }
 
