@@ -117,3 +117,52 @@ pub fn summary(stages: &[StageReport], verdict: &str, python: &str) -> String {
     md += "\nThe memtest page (`target/memtest/report.html`, in the job's artifacts) shows each finding's curve and source.\n";
     md
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Rule, StageName};
+
+    #[test]
+    fn the_job_summary_says_what_the_page_says() {
+        let mut st = StageReport::new(StageName::Valgrind);
+        st.tests = 15;
+        st.iterations = "warm-up 5, then 3 rounds | a leak search after each".into();
+        st.findings.push(Finding {
+            test: Some("test_block_create_copy_tolist".into()),
+            chain: vec![vgxml_judge::Place {
+                file: Some("cpp/src/block.cc".into()),
+                line: Some(38),
+                func: "sluice::Block::clone() const".into(),
+                object: None,
+                in_repo: true,
+                inlined: false,
+            }],
+            bytes: Some(16384),
+            blocks: Some(32),
+            ..Finding::new(
+                Rule::Growth,
+                "still reachable, grows in every measured round",
+            )
+        });
+        let md = summary(&[st], "FAILED", "3.11.7");
+        assert!(md.starts_with("## memtest: FAILED\n"), "{md}");
+        assert!(
+            md.contains("in `test_block_create_copy_tolist` at `cpp/src/block.cc:38`"),
+            "{md}"
+        );
+        assert!(md.contains("+16384 bytes, +32 blocks"), "{md}");
+        assert!(md.contains("| stage | verdict |"), "{md}");
+        // A `|` in a cell does not split the table.
+        assert!(md.contains("3 rounds \\| a leak search"), "{md}");
+        let st = StageReport::new(StageName::Tracemalloc);
+        let f = Finding {
+            location: Some("python/tests/memory_test.py:40 (body)".into()),
+            ..Finding::new(Rule::PythonGrowth, "python memory grows every round")
+        };
+        assert_eq!(
+            annotation(&st, &f),
+            "::error file=python/tests/memory_test.py,line=40,title=memtest::tracemalloc stage: python memory grows every round"
+        );
+    }
+}

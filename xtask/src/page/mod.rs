@@ -189,7 +189,12 @@ fn place_html(page: &Page<'_>, p: &vgxml_judge::Place) -> String {
             "<a href=\"{}\"><code>{}:{l}</code></a> <span class=\"meta\">{}</span>",
             escape(&link(page, f)),
             escape(f),
-            escape(&p.func)
+            match (p.inlined, p.func.as_str()) {
+                // Valgrind 3.19's name for an inlined function it could not name.
+                (true, "UnknownInlinedFun") => "(inlined)".to_owned(),
+                (true, func) => escape(&format!("{func} (inlined)")),
+                (false, func) => escape(func),
+            }
         ),
         _ => format!("<code>{}</code>", escape(&p.to_string())),
     }
