@@ -318,6 +318,13 @@ pub fn render(reports: &[Report], policy: &Policy) -> String {
                     escape(t)
                 ))
             );
+            if j.chain.len() > 1 {
+                let _ = write!(
+                    h,
+                    "<p class=\"chain\">our frames, innermost first: <code>{}</code></p>",
+                    escape(&crate::chain_text(&j.chain))
+                );
+            }
             render_stack(&mut h, &e.stack, ours, &mut sources);
             for a in &e.aux {
                 let _ = write!(h, "<p>{}</p>", escape(&normalize_text(&a.what)));

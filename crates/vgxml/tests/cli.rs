@@ -252,3 +252,51 @@ fn exit_codes_tell_bad_input_cut_and_complete_apart() {
     let o = vgxml(&["summary", "multi/killed-then-complete.xml"]);
     assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
 }
+
+#[test]
+fn every_format_names_the_chain_of_our_frames() {
+    let ours = ["--ours", "*programs/*", "--source-root", "."];
+    let chain = "programs/cxx.cpp:8 <- programs/cxx.cpp:20 <- programs/cxx.cpp:27";
+    let o = vgxml(&[&["check"][..], &ours, &["cxx.xml"]].concat());
+    assert!(
+        stdout(&o).contains(&format!("  our frames: {chain}")),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = vgxml(&[&["check", "--format", "sarif"][..], &ours, &["cxx.xml"]].concat());
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let result = v["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["properties"]["chain"] == chain)
+        .expect("a result with the chain");
+    let related = result["relatedLocations"].as_array().unwrap();
+    let lines: Vec<u64> = related
+        .iter()
+        .map(|l| {
+            l["physicalLocation"]["region"]["startLine"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(lines, [20, 27]);
+    assert!(related
+        .iter()
+        .all(|l| l["physicalLocation"]["artifactLocation"]["uri"] == "programs/cxx.cpp"));
+
+    let page = std::env::temp_dir().join(format!("vgxml-chain-{}.html", std::process::id()));
+    let page_arg = page.display().to_string();
+    let o = vgxml(&[&["html", "-o", &page_arg][..], &ours, &["cxx.xml"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let html = std::fs::read_to_string(&page).unwrap();
+    std::fs::remove_file(&page).unwrap();
+    assert!(
+        html.contains(&format!(
+            "our frames, innermost first: <code>{}</code>",
+            chain.replace('<', "&lt;")
+        )),
+        "no chain in the page"
+    );
+}

@@ -111,6 +111,30 @@ pub fn sarif(v: &Judgement, policy: &Policy, information_uri: &str) -> Value {
                 ),
             };
             res["locations"] = json!([{ "physicalLocation": loc }]);
+            // Our frames up to the binding entry point, and where an
+            // uninitialised value was created: code scanning lists them
+            // beside the result.
+            let related: Vec<Value> = f
+                .chain
+                .iter()
+                .skip(1)
+                .map(|p| (p, "caller (our frames, innermost first)"))
+                .chain(f.origin.iter().map(|p| (p, "the uninitialised value was created here")))
+                .filter_map(|(p, why)| {
+                    let file = p.file.as_deref()?;
+                    Some((file, p.line, p.in_repo, format!("{why}: {}", p.func)))
+                })
+                .enumerate()
+                .map(|(i, (file, line, in_repo, text))| {
+                    json!({ "id": i + 1, "message": { "text": text }, "physicalLocation": physical(file, line, in_repo) })
+                })
+                .collect();
+            if !related.is_empty() {
+                res["relatedLocations"] = json!(related);
+            }
+            if f.chain.len() > 1 {
+                res["properties"]["chain"] = json!(crate::chain_text(&f.chain));
+            }
             if let Some(b) = f.record.direct_bytes() {
                 res["properties"]["bytes"] = json!(b);
                 res["properties"]["blocks"] = json!(f.record.leaked_blocks);

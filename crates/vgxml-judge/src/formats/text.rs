@@ -21,6 +21,9 @@ pub fn check(v: &Judgement, with_baseline: bool) -> String {
             let _ = writeln!(out, "[after client message: {m}]");
         }
         out.push_str(&f.rendered);
+        if f.chain.len() > 1 {
+            let _ = writeln!(out, "  our frames: {}", crate::chain_text(&f.chain));
+        }
         let _ = writeln!(
             out,
             "  fingerprint {}{}",
