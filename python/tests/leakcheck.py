@@ -66,6 +66,7 @@ import json
 import linecache
 import os
 import statistics
+import sys
 import threading
 import time
 import tracemalloc
@@ -458,6 +459,61 @@ class _Resources:
             time.sleep(0.02)
 
 
+def _c_function_name(fn) -> str:
+    """``module.qualname`` of a builtin or an extension's function."""
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    module = getattr(fn, "__module__", None)
+    if module is None:
+        owner = getattr(fn, "__self__", None)
+        module = type(owner).__module__ if owner is not None else None
+    return f"{module}.{name}" if module else name
+
+
+def _name_the_callers(body: Callable[[], object], res: "Result") -> None:
+    """Runs ``body`` once more under a profiler to name, for each leaked
+    descriptor and thread, the C function (a builtin or an extension's
+    function: native code opens descriptors and starts threads where Python
+    cannot see) during whose call one like it appeared, and the Python line
+    that called it. Diagnostic only: the verdict is already made; this run
+    leaks one more of each."""
+    fds_by_target: Dict[str, str] = {}
+    threads_by_name: Dict[str, str] = {}
+    stack: List[tuple] = []
+
+    def profile(frame, event, arg):
+        # The profiler is not called for what it calls itself.
+        if event == "c_call":
+            stack.append((_open_fds() or {}, _native_threads() or {}))
+        elif event in ("c_return", "c_exception") and stack:
+            fds_before, tids_before = stack.pop()
+            fds_now, tids_now = _open_fds() or {}, _native_threads() or {}
+            where = f"{_c_function_name(arg)}, called at {frame.f_code.co_filename}:{frame.f_lineno}"
+            for fd, target in fds_now.items():
+                if fds_before.get(fd) != target:
+                    fds_by_target.setdefault(target, where)
+            for tid, name in tids_now.items():
+                if tid not in tids_before:
+                    threads_by_name.setdefault(name, where)
+
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        body()
+    except Exception:  # the body's own failure is not this diagnostic's business
+        pass
+    finally:
+        sys.setprofile(previous)
+    for leak in res.fd_leaks:
+        where = fds_by_target.get(leak["target"])
+        if where:
+            leak["opened_in"] = where
+    any_thread = next(iter(threads_by_name.values()), None)
+    for leak in res.thread_leaks:
+        where = threads_by_name.get(leak["name"]) or (any_thread if leak["kind"] == "python" else None)
+        if where:
+            leak["started_in"] = where
+
+
 class _Meter:
     """Readings after each round: Python memory, the C heap, tracemalloc's overhead."""
 
@@ -643,6 +699,8 @@ def check(
     if resources is not None:
         res.fd_leaks = resources.fd_leaks()
         res.thread_leaks = resources.wait_threads(cfg.thread_grace_seconds)
+        if res.fd_leaks or res.thread_leaks:
+            _name_the_callers(body, res)
     res.seconds = round(time.perf_counter() - start, 3)
 
     res.message = _message(res)
@@ -679,13 +737,17 @@ def _message(res: Result) -> str:
         )
         lines.append(f"{res.name}: native objects did not return to baseline: {per}")
     for leak in res.fd_leaks:
-        lines.append(f"{res.name}: file descriptor left open: fd {leak['fd']} -> {leak['target']}")
+        opened = f", opened in {leak['opened_in']}" if leak.get("opened_in") else ""
+        lines.append(f"{res.name}: file descriptor left open: fd {leak['fd']} -> {leak['target']}{opened}")
     for leak in res.thread_leaks:
+        started = f", started in {leak['started_in']}" if leak.get("started_in") else ""
         if leak["kind"] == "python":
             daemon = ", daemon" if leak["daemon"] else ""
-            lines.append(f"{res.name}: thread left running: {leak['name']!r} (Python thread{daemon})")
+            lines.append(f"{res.name}: thread left running: {leak['name']!r} (Python thread{daemon}){started}")
         else:
-            lines.append(f"{res.name}: thread left running: {leak['name']!r} (native thread, tid {leak['tid']})")
+            lines.append(
+                f"{res.name}: thread left running: {leak['name']!r} (native thread, tid {leak['tid']}){started}"
+            )
     return "\n".join(lines) if lines else f"{res.name}: ok"
 
 

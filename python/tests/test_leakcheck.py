@@ -2,6 +2,7 @@
 leak (Python, C heap, file descriptors, threads), stay quiet on a clean body and
 on warm-up that decays, not measure itself, and see native-object counts."""
 
+import _thread
 import ctypes
 import fnmatch
 import gc
@@ -281,6 +282,40 @@ class ResourceTests(unittest.TestCase):
         res = cm.exception.result
         self.assertEqual(res.fd_leaks, [{"fd": opened[0], "target": os.devnull}])
         self.assertIn(f"file descriptor left open: fd {opened[0]} -> {os.devnull}", str(cm.exception))
+
+    def test_the_call_that_opened_a_leaked_fd_is_named(self):
+        opened = []
+
+        def body():
+            opened.append(os.open(os.devnull, os.O_RDONLY))  # a C function, every call
+
+        try:
+            with self.assertRaises(LeakError) as cm:
+                check(body, name="fd-per-call", config=Config(c_heap="off", **FAST))
+        finally:
+            for fd in opened:
+                os.close(fd)
+        leak = cm.exception.result.fd_leaks[0]
+        self.assertRegex(leak["opened_in"], r"^posix\.open, called at .*test_leakcheck\.py:\d+$")
+        self.assertIn(", opened in posix.open, called at", str(cm.exception))
+
+    def test_the_call_that_started_a_leaked_native_thread_is_named(self):
+        if leakcheck._native_threads() is None:
+            self.skipTest("no /proc/self/task")
+        stop = threading.Event()
+
+        def body():
+            _thread.start_new_thread(stop.wait, ())  # a raw thread, not in threading.enumerate()
+
+        try:
+            with self.assertRaises(LeakError) as cm:
+                check(body, name="thread-per-call", config=Config(c_heap="off", thread_grace_seconds=0.1, **FAST))
+        finally:
+            stop.set()
+        leaks = cm.exception.result.thread_leaks
+        self.assertTrue(leaks)
+        self.assertTrue(all(t["kind"] == "native" for t in leaks), leaks)
+        self.assertRegex(leaks[0]["started_in"], r"^_thread\.start_new_thread, called at .*test_leakcheck\.py:\d+$")
 
     def test_closed_files_are_clean(self):
         def body():

@@ -174,6 +174,10 @@ struct TopSite {
 struct FdLeak {
     fd: i64,
     target: String,
+    /// `module.function, called at file:line`: the C function during whose
+    /// call such a descriptor appeared (leakcheck's diagnostic run).
+    #[serde(default)]
+    opened_in: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -191,6 +195,24 @@ struct ThreadLeak {
     daemon: Option<bool>,
     #[serde(default)]
     tid: Option<i64>,
+    /// As `FdLeak::opened_in`, for the call that started the thread.
+    #[serde(default)]
+    started_in: Option<String>,
+}
+
+/// `sluice._native._planted.resident_pages, called at /abs/planted_test.py:217`
+/// as the function's last name (what the finding says) and the caller's
+/// place, repository-relative.
+fn opener(root: &Path, where_: Option<&String>) -> (String, Option<String>) {
+    let Some(w) = where_ else {
+        return (String::new(), None);
+    };
+    let (func, at) = w.rsplit_once(", called at ").unwrap_or((w.as_str(), ""));
+    let short = func.rsplit('.').next().unwrap_or(func);
+    let place = at
+        .rsplit_once(':')
+        .map(|(file, line)| format!("{}:{line}", rel(root, Path::new(file))));
+    (short.to_owned(), place)
 }
 
 /// A results line, parsed, and as written (report.json keeps it whole: the
@@ -336,15 +358,27 @@ impl ResultRow {
             });
         }
         for fd in &self.fd_leaks {
+            let (func, place) = opener(root, fd.opened_in.as_ref());
+            let by = if func.is_empty() {
+                String::new()
+            } else {
+                format!(", opened in {func}")
+            };
             v.push(Finding {
                 test: test.clone(),
+                location: place,
                 detail: format!(
-                    "fd {} -> {} was opened during the check and is still open",
-                    fd.fd, fd.target
+                    "fd {} -> {} was opened during the check and is still open{}",
+                    fd.fd,
+                    fd.target,
+                    fd.opened_in
+                        .as_ref()
+                        .map(|w| format!(" (opened in {w})"))
+                        .unwrap_or_default()
                 ),
                 ..Finding::new(
                     Rule::FdLeak,
-                    format!("file descriptor left open: {}", fd_kind(&fd.target)),
+                    format!("file descriptor left open: {}{by}", fd_kind(&fd.target)),
                 )
             });
         }
@@ -363,15 +397,26 @@ impl ResultRow {
                     t.tid.map(|n| format!(", tid {n}")).unwrap_or_default(),
                 ),
             };
+            let (func, place) = opener(root, t.started_in.as_ref());
+            let by = if func.is_empty() {
+                String::new()
+            } else {
+                format!(", started in {func}")
+            };
             v.push(Finding {
                 test: test.clone(),
+                location: place,
                 detail: format!(
-                    "{kind} {:?}{id} was started during the check and still runs after it",
-                    t.name
+                    "{kind} {:?}{id} was started during the check and still runs after it{}",
+                    t.name,
+                    t.started_in
+                        .as_ref()
+                        .map(|w| format!(" (started in {w})"))
+                        .unwrap_or_default()
                 ),
                 ..Finding::new(
                     Rule::ThreadLeak,
-                    format!("thread left running: {:?} ({kind})", t.name),
+                    format!("thread left running: {:?} ({kind}){by}", t.name),
                 )
             });
         }
@@ -399,6 +444,22 @@ fn read_results(path: &Path) -> Result<Vec<Row>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_opener_is_its_last_name_and_a_repository_place() {
+        let root = Path::new("/w");
+        let w =
+            "sluice._native._planted.resident_pages, called at /w/python/tests/planted_test.py:217"
+                .to_owned();
+        assert_eq!(
+            super::opener(root, Some(&w)),
+            (
+                "resident_pages".to_owned(),
+                Some("python/tests/planted_test.py:217".to_owned())
+            )
+        );
+        assert_eq!(super::opener(root, None), (String::new(), None));
+    }
+
     #[test]
     fn fd_targets_without_pids() {
         assert_eq!(super::fd_kind("pipe:[123]"), "pipe");
