@@ -18,23 +18,26 @@
 //! * With `one_time_before_tests`, a lost block allocated before the first
 //!   test and unchanged since (no search after the baseline listed its
 //!   site) is listed as one-time, not failing.
+//! * A lost block allocated under one of `one_time_functions` (code that
+//!   runs once per process) is listed as one-time, not failing.
 //! * [`Judgement::issues`] groups what was found by rule, place and test:
 //!   what a person reads first.
 
 use crate::budget::Category;
-use crate::fingerprint::{fingerprint_key, fingerprint_of_key};
+use crate::fingerprint::{fingerprint_key, fingerprint_of_key, normalize_function};
 use crate::growth;
 use crate::judgement::{
     BudgetOutcome, Curve, Excuse, Input, Issue, Judged, Judgement, MoreThanBaseline, Point, Policy,
     Rule,
 };
 use crate::markers::{site_key, Attribution};
+use crate::ours::glob_match;
 use crate::place::{chain, origin, Place};
 use crate::records::counted_records;
 use crate::render::{normalize_text, render_frame, render_record};
 use crate::searches::{replay, Timeline};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use vgxml_parse::{LeakKind, Report, Summary};
+use vgxml_parse::{ErrorRecord, LeakKind, Report, Summary};
 
 /// Judges plain reports (nothing known of their runs).
 pub fn judge(reports: &[Report], policy: &Policy) -> Judgement {
@@ -93,8 +96,15 @@ pub fn judge_input(input: &Input<'_>, policy: &Policy) -> Judgement {
             .or_else(|| attributions[ri].test_of(e, ours));
         let r = &reports[ri];
         let location = ours.location_frame(e);
-        let excuse = (e.is_leak() && one_time[ri].contains(&site_key(e, ours)))
-            .then_some(Excuse::OneTimeBeforeTests);
+        let excuse = if !e.is_leak() {
+            None
+        } else if one_time[ri].contains(&site_key(e, ours)) {
+            Some(Excuse::OneTimeBeforeTests)
+        } else if allocated_by_one_time_function(e, policy) {
+            Some(Excuse::OneTimeFunction)
+        } else {
+            None
+        };
         kept.push((
             ri,
             Judged {
@@ -251,6 +261,21 @@ fn one_time_sites(
         .collect()
 }
 
+/// The record's allocation stack passes through a function that runs once.
+fn allocated_by_one_time_function(e: &ErrorRecord, policy: &Policy) -> bool {
+    !policy.one_time_functions.is_empty()
+        && e.stack
+            .iter()
+            .filter_map(|f| f.func.as_deref())
+            .any(|func| {
+                let name = normalize_function(func);
+                policy
+                    .one_time_functions
+                    .iter()
+                    .any(|p| glob_match(p, &name))
+            })
+}
+
 /// The judged records grouped by rule, kind (category for leaks), place and
 /// test, with their amounts summed.
 fn issues_of(records: &[(usize, Judged)]) -> Vec<Issue> {
@@ -310,6 +335,7 @@ fn issues_of(records: &[(usize, Judged)]) -> Vec<Issue> {
 fn rule_of(j: &Judged) -> Rule {
     match (j.record.is_leak(), j.excuse) {
         (_, Some(Excuse::OneTimeBeforeTests)) => Rule::OneTimeBeforeTests,
+        (_, Some(Excuse::OneTimeFunction)) => Rule::OneTimeFunction,
         (true, None) => Rule::Leak,
         (false, None) => Rule::MemoryError,
     }

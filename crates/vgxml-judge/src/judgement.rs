@@ -30,6 +30,11 @@ pub struct Policy {
     /// baseline marker before the tests, and no search after it listed the
     /// site) is listed as one-time and does not fail.
     pub one_time_before_tests: bool,
+    /// Functions that run once per process (e.g. a library's initialisation,
+    /// a module's init): a lost block whose allocation stack passes through
+    /// one of them (glob over the function name) is listed as one-time and
+    /// does not fail. Growth is judged apart and still fails.
+    pub one_time_functions: Vec<String>,
     /// Source files are shown relative to this directory.
     pub source_root: PathBuf,
 }
@@ -53,6 +58,7 @@ impl Policy {
             markers: Markers::default(),
             growth_on: BTreeSet::new(),
             one_time_before_tests: false,
+            one_time_functions: Vec::new(),
             source_root,
         }
     }
@@ -142,6 +148,8 @@ pub struct Judged {
 pub enum Excuse {
     /// Allocated before the first test began and unchanged since.
     OneTimeBeforeTests,
+    /// Allocated by a function that runs once (`Policy::one_time_functions`).
+    OneTimeFunction,
 }
 
 impl Judged {
@@ -182,6 +190,8 @@ pub enum Rule {
     /// A lost block allocated before the tests began, as large at the end:
     /// listed, not failing.
     OneTimeBeforeTests,
+    /// A lost block allocated by a function that runs once: listed, not failing.
+    OneTimeFunction,
 }
 
 /// What a person reads first: the judged records grouped by rule, place

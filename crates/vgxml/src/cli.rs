@@ -216,6 +216,11 @@ pub struct CheckArgs {
     /// marker) and no larger at the end is listed as one-time, not failing.
     #[arg(long, requires = "marker_prefix")]
     pub one_time_before_tests: bool,
+    /// A function that runs once per process (glob over its name, e.g.
+    /// `mylib::init*`): a lost block allocated under it is listed as
+    /// one-time, not failing. Repeatable. Growth still fails.
+    #[arg(long = "one-time-fn", value_name = "PATTERN")]
+    pub one_time_functions: Vec<String>,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]

@@ -300,3 +300,51 @@ fn every_format_names_the_chain_of_our_frames() {
         "no chain in the page"
     );
 }
+
+#[test]
+fn one_time_functions_are_listed_not_failing() {
+    let ours = ["--ours", "*programs/*", "--source-root", "."];
+    let o = vgxml(&[&["check"][..], &ours, &["leaks-all.xml"]].concat());
+    assert_eq!(o.status.code(), Some(1));
+    // Every leak of this program is allocated under `main`: said to run once,
+    // nothing fails, and each record says why.
+    let o = vgxml(
+        &[
+            &["check", "--one-time-fn", "main"][..],
+            &ours,
+            &["leaks-all.xml"],
+        ]
+        .concat(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("(one-time: allocated by a function that runs once)"),
+        "{out}"
+    );
+    assert!(out.contains("0 offending record(s)"), "{out}");
+    let o = vgxml(
+        &[
+            &["check", "--one-time-fn", "main", "--format", "json"][..],
+            &ours,
+            &["leaks-all.xml"],
+        ]
+        .concat(),
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let issues = v["issues"].as_array().unwrap();
+    assert!(!issues.is_empty());
+    assert!(issues
+        .iter()
+        .all(|i| i["rule"] == "one_time_function" && i["failing"] == false));
+    // A pattern that matches nothing changes nothing.
+    let o = vgxml(
+        &[
+            &["check", "--one-time-fn", "no_such_fn*"][..],
+            &ours,
+            &["leaks-all.xml"],
+        ]
+        .concat(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+}

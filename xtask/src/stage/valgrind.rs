@@ -232,8 +232,8 @@ pub fn run(
 }
 
 /// The verdict: memory errors in our code, definitely/indirectly lost blocks
-/// in our code (but one-time allocations of the import, as large at the end
-/// as before the first test), and every allocation site of ours that grows
+/// in our code (but one-time allocations: as large at the end as before the
+/// first test, or made by the module's init), and every allocation site of ours that grows
 /// in every measured round of a test, whatever its kind.
 pub fn policy(root: &Path) -> Policy {
     let mut p = Policy::new(our_code(root), root.to_path_buf());
@@ -246,6 +246,10 @@ pub fn policy(root: &Path) -> Policy {
         checkpoint_prefix: Some(CHECKPOINT_PREFIX.to_string()),
     };
     p.one_time_before_tests = true;
+    p.one_time_functions = crate::ours::ONE_TIME_FUNCTIONS
+        .iter()
+        .map(|f| f.to_string())
+        .collect();
     p
 }
 
@@ -265,6 +269,10 @@ fn finding(i: &Issue) -> Finding {
         JudgeRule::OneTimeBeforeTests => (
             Rule::OneTime,
             format!("{label} once, before the first test (not failing)"),
+        ),
+        JudgeRule::OneTimeFunction => (
+            Rule::OneTime,
+            format!("{label} once, by the module's init (not failing)"),
         ),
     };
     let mut detail = String::new();

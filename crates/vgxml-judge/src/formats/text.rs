@@ -33,6 +33,9 @@ pub fn check(v: &Judgement, with_baseline: bool) -> String {
                 (false, Some(Excuse::OneTimeBeforeTests)) => {
                     " (one-time: allocated before the tests, no larger at the end)"
                 }
+                (false, Some(Excuse::OneTimeFunction)) => {
+                    " (one-time: allocated by a function that runs once)"
+                }
                 (false, None) => " (within budget)",
             }
         );

@@ -18,6 +18,7 @@ pub fn run(a: &CheckArgs) -> Result<u8> {
     policy.budgets = a.max.clone().map(|b| b.0).unwrap_or_default();
     policy.markers = a.markers.markers();
     policy.one_time_before_tests = a.one_time_before_tests;
+    policy.one_time_functions = a.one_time_functions.clone();
     if a.markers.checkpoint_prefix.is_some() {
         policy.growth_on = Category::ALL.into_iter().collect();
     }
