@@ -6,12 +6,21 @@
 mod cli;
 mod commands;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let start = std::time::Instant::now();
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        // `vgxml` alone prints its help on stdout and succeeds, as it did
+        // before clap: scripts that probe for the command rely on exit 0.
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            print!("{}", cli::Cli::command().render_long_help());
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => e.exit(),
+    };
     let code = match commands::run(cli.command) {
         Ok(c) => c,
         Err(e) => {

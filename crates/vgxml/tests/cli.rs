@@ -145,6 +145,9 @@ fn records_and_usage() {
     }
     assert!(out.contains("\"fatal_signal\""));
     assert_eq!(vgxml(&["--help"]).status.code(), Some(0));
+    let bare = vgxml(&[]);
+    assert_eq!(bare.status.code(), Some(0), "vgxml alone prints its help");
+    assert!(stdout(&bare).contains("Usage: vgxml <COMMAND>"));
     assert_eq!(
         vgxml(&["summary", "--format", "nope", "x"]).status.code(),
         Some(2)
