@@ -38,6 +38,12 @@ float read_past_end(const Block& block) {
   return sum;
 }
 
+namespace {
+// Written only on one side of the planted branch, so the branch stays a
+// conditional jump (a volatile store cannot be made unconditional).
+volatile int branches_taken = 0;
+}  // namespace
+
 int branch_on_uninitialised(int seed) {
   // Default-initialised ints: no value until written.
   std::unique_ptr<int[]> values(new int[4]);
@@ -45,9 +51,12 @@ int branch_on_uninitialised(int seed) {
   // Volatile so the optimiser keeps the load and the branch.
   volatile int* read = values.get();
   if (read[1] > seed) {  // planted: values[1] was never written
-    return 1;
+    branches_taken = branches_taken + 1;
   }
-  return 0;
+  // A defined result: the undefined value decides only here, in our code.
+  // Returned, it would reach CPython's int conversion, whose uses of it
+  // differ between CPython versions, and the matrix would too.
+  return seed;
 }
 
 std::size_t one_time_table_size() {
