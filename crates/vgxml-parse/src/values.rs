@@ -22,12 +22,7 @@ pub(crate) fn num<Rd: BufRead>(x: &mut Cursor<Rd>, empty: bool) -> R<Option<u64>
     x.read_text(empty)?;
     let v = parse_num(x.text());
     if v.is_none() {
-        let m = format!(
-            "<{}> is not a number: {:?}; not read",
-            x.text_name(),
-            shown(x.text())
-        );
-        x.note(at, m);
+        not_a_number(x, at);
     }
     Ok(v)
 }
@@ -42,12 +37,18 @@ pub(crate) fn inum<Rd: BufRead>(x: &mut Cursor<Rd>, empty: bool) -> R<Option<i64
         None => parse_num(s).and_then(|v| i64::try_from(v).ok()),
     };
     if v.is_none() {
-        let m = format!(
-            "<{}> is not a number: {:?}; not read",
-            x.text_name(),
-            shown(x.text())
-        );
-        x.note(at, m);
+        not_a_number(x, at);
     }
     Ok(v)
+}
+
+/// The diagnostic for a number element whose text is not a number: the value
+/// is left out (None), never read as 0.
+fn not_a_number<Rd: BufRead>(x: &mut Cursor<Rd>, at: u64) {
+    let m = format!(
+        "<{}> is not a number: {:?}; not read",
+        x.text_name(),
+        shown(x.text())
+    );
+    x.note(at, m);
 }
