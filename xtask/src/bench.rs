@@ -27,9 +27,11 @@ pub fn run(sh: &Shell, root: &Path, args: &BenchArgs) -> Result<()> {
         run_tool(
             cmd!(
                 sh,
-                "cargo build --release --quiet -p vgxml -p vgxml-parse --example floors"
+                // A target flag selects only the targets named, so the
+                // binary is named too: `--example` alone builds no `vgxml`.
+                "cargo build --release --quiet -p vgxml --bin vgxml -p vgxml-parse --example floors"
             ),
-            "cargo build --release -p vgxml",
+            "cargo build --release -p vgxml --bin vgxml -p vgxml-parse --example floors",
             "",
         )?;
         let mut sizes = vec![10, 100];
