@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use vgxml_judge::OurCode;
+use vgxml_judge::{OurCode, Policy};
 
 /// Frames in the extension module, in sources under `cpp/` or `crates/`
 /// (absolute, as Valgrind gives them, or relative, as rustc records them),
@@ -36,3 +36,11 @@ pub fn our_code(root: &Path) -> OurCode {
 /// pointer to it is dropped during a test (seen with numpy imported), the
 /// "before the tests" rule cannot tell, this one can. Growth still fails.
 pub const ONE_TIME_FUNCTIONS: &[&str] = &["_native::native_module"];
+
+/// The judge's policy as every stage that reads native stacks starts it: our
+/// code and our one-time functions; each stage adds what fails and how.
+pub fn policy(root: &Path) -> Policy {
+    let mut p = Policy::new(our_code(root), root.to_path_buf());
+    p.one_time_functions = ONE_TIME_FUNCTIONS.iter().map(|f| f.to_string()).collect();
+    p
+}

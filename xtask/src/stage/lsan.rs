@@ -17,7 +17,7 @@ use vgxml_parse::{ErrorRecord, Frame, Kind, Report};
 
 use super::StageCtx;
 use crate::{
-    ours::our_code,
+    ours,
     paths::{fresh_dir, rel},
     pool::{cores, describe_status, run_pool, Job},
     report::{Finding, Rule, StageName, StageReport},
@@ -189,15 +189,11 @@ fn report_of(source: &str, records: &[LeakRecord]) -> Report {
 /// LSan's verdict: every lost block (direct or indirect) whose stack
 /// reaches our code.
 fn policy(root: &Path) -> Policy {
-    let mut p = Policy::new(our_code(root), root.to_path_buf());
+    // With our one-time functions, as under Valgrind: what the module's init
+    // leaves (CPython 3.12/3.13's `str` per `add_function`) is not a test's.
+    let mut p = ours::policy(root);
     p.fail_on = [Category::Definite, Category::Indirect]
         .into_iter()
-        .collect();
-    // The module's init runs once: what it leaves (CPython 3.12/3.13's `str`
-    // per `add_function`) is not a leak of a test, here as under Valgrind.
-    p.one_time_functions = crate::ours::ONE_TIME_FUNCTIONS
-        .iter()
-        .map(|f| f.to_string())
         .collect();
     p
 }

@@ -20,7 +20,7 @@ use vgxml_parse::{LeakKind, Report, Summary};
 use super::StageCtx;
 use crate::{
     memcheck::{valgrind_args, ValgrindOptions},
-    ours::our_code,
+    ours,
     paths::{files_with_prefix, fresh_dir, rel, write_file},
     pool::{cores, describe_status, run_pool, Job},
     report::{Curve, Finding, Rule, StageName, StageReport, Trend},
@@ -236,7 +236,7 @@ pub fn run(
 /// first test, or made by the module's init), and every allocation site of ours that grows
 /// in every measured round of a test, whatever its kind.
 pub fn policy(root: &Path) -> Policy {
-    let mut p = Policy::new(our_code(root), root.to_path_buf());
+    let mut p = ours::policy(root);
     p.fail_on = [Category::Definite, Category::Indirect, Category::Errors]
         .into_iter()
         .collect();
@@ -246,10 +246,6 @@ pub fn policy(root: &Path) -> Policy {
         checkpoint_prefix: Some(CHECKPOINT_PREFIX.to_string()),
     };
     p.one_time_before_tests = true;
-    p.one_time_functions = crate::ours::ONE_TIME_FUNCTIONS
-        .iter()
-        .map(|f| f.to_string())
-        .collect();
     p
 }
 
