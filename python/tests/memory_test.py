@@ -1,15 +1,13 @@
 """Memory-leak tests of the sluice bindings: ``memory_test.MemoryLeakTests``.
 
-Run from ``python/tests``::
-
-    python -m unittest memory_test.MemoryLeakTests
-
-(``cargo xtask memtest`` runs exactly this, once with tracemalloc and once
-under Valgrind with tracemalloc measurement off and leak searches between
-rounds: see ``valgrind_harness``.) Each test creates and destroys bound
-objects repeatedly in the patterns users really write and fails when memory
-grows (see ``leakcheck``) or when ``sluice.live_objects()`` does not come
-back to its baseline.
+``cargo xtask memtest`` runs them through memtest (``[tool.memtest]`` in the
+root ``pyproject.toml``): once in-process with tracemalloc, once under
+Valgrind with tracemalloc measurement off and a leak search after each
+round. Each test creates and destroys bound objects repeatedly in the
+patterns users really write and fails when memory grows (see
+``memtest.check``) or when ``sluice.live_objects()`` does not come back to
+its baseline. By hand, from ``python/tests`` with memtest's Python package on
+the path: ``python -m unittest memory_test.MemoryLeakTests``.
 
 To add a test: write a ``body()`` that does one iteration of the pattern and
 leaves nothing behind, then ``self.churn(body)``. Keep bodies deterministic
@@ -19,12 +17,9 @@ leaves nothing behind, then ``self.churn(body)``. Keep bodies deterministic
 import array
 import unittest
 
+import memtest
+import memtest.valgrind
 import sluice
-import valgrind_harness
-
-
-setUpModule = valgrind_harness.baseline
-tearDownModule = valgrind_harness.after_tests
 
 
 def _signal(frames=32, channels=2):
@@ -63,7 +58,7 @@ class Boom(Exception):
     pass
 
 
-class MemoryLeakTests(valgrind_harness.LeakTestCase):
+class MemoryLeakTests(memtest.LeakTestCase):
     live = staticmethod(sluice.live_objects)
 
     # -- blocks ---------------------------------------------------------------
@@ -131,10 +126,10 @@ class MemoryLeakTests(valgrind_harness.LeakTestCase):
 
     # numpy's import makes every later leak search about 7x slower (a much
     # larger heap to scan): under Valgrind this test gets a process of its own.
-    @valgrind_harness.own_process
+    @memtest.own_process
     def test_numpy_views(self):
         try:
-            numpy = valgrind_harness.import_quietly("numpy")
+            numpy = memtest.valgrind.import_quietly("numpy")
         except ImportError:
             self.skipTest("numpy is not installed")
 

@@ -2,7 +2,7 @@
 
 Each test churns a realistic use of one object of ``sluice._planted`` (built
 only with the cargo feature ``planted-leaks``; see ``cargo xtask memtest
---planted`` and ``docs/memory-testing.md``) through ``leakcheck`` exactly the
+--planted`` and ``docs/memory-testing.md``) through ``memtest.check`` the
 way ``memory_test.py`` does. Every planted case has exactly one deliberate bug,
 so every test but the controls is *expected* to be caught by at least one
 stage: a failing test here is the pipeline working. The controls, which no
@@ -20,8 +20,8 @@ import array
 import os
 import unittest
 
+import memtest
 import sluice
-import valgrind_harness
 
 try:
     from sluice import _planted as planted
@@ -42,20 +42,20 @@ def _flat(block):
 
 
 def _live():
-    """``sluice.live_objects()`` plus, with ``SLUICE_MEMTEST_RUST_HEAP=1`` and a
+    """``sluice.live_objects()`` plus, with ``SLUICE_RUST_HEAP=1`` and a
     ``count-allocs`` build, the Rust heap's blocks (the counting-allocator stage)."""
     counts = dict(sluice.live_objects())
-    if _rust_heap is not None and os.environ.get("SLUICE_MEMTEST_RUST_HEAP") == "1":
+    if _rust_heap is not None and os.environ.get("SLUICE_RUST_HEAP") == "1":
         counts["rust heap blocks"] = _rust_heap()[1]
     return counts
 
 
-setUpModule = valgrind_harness.baseline
-tearDownModule = valgrind_harness.after_tests
+# memtest's runner writes the Valgrind baseline before the first test and asks
+# for the last leak search after the last one (no setUpModule needed).
 
 
 @unittest.skipIf(planted is None, "sluice was built without the planted-leaks feature")
-class PlantedLeakTests(valgrind_harness.LeakTestCase):
+class PlantedLeakTests(memtest.LeakTestCase):
     live = staticmethod(_live)
 
     def test_python_refcount(self):

@@ -6,7 +6,9 @@ use std::path::Path;
 use anyhow::Result;
 use xshell::{cmd, Shell};
 
-use crate::{bench_vgxml, flags::BenchArgs, pool::run_tool, step::Step, venv};
+use memtest_engine::step::Step;
+
+use crate::{bench_vgxml, flags::BenchArgs, tools::run_tool, venv};
 
 pub fn run(sh: &Shell, root: &Path, args: &BenchArgs) -> Result<()> {
     if !args.vgxml_only {

@@ -8,6 +8,7 @@
 use std::{path::Path, time::Instant};
 
 use anyhow::Result;
+use memtest_engine::step::{fmt_secs, Step};
 use xshell::{cmd, Shell};
 
 use crate::{
@@ -15,8 +16,7 @@ use crate::{
     matrix,
     outcome::{found, is_finding},
     planted,
-    pool::run_check,
-    step::{fmt_secs, Step},
+    tools::run_check,
     venv, vgxml_wheel,
 };
 

@@ -8,24 +8,16 @@ mod bench;
 mod bench_vgxml;
 mod ci;
 mod flags;
-mod github;
 mod matrix;
-mod memcheck;
 mod memtest;
-mod ours;
 mod outcome;
-mod page;
 mod paths;
 mod planted;
-mod pool;
-mod report;
 mod snapshot;
-mod stage;
-mod step;
 mod supp;
 #[cfg(test)]
 mod tidy;
-mod unittest;
+mod tools;
 mod venv;
 mod vgxml_wheel;
 
@@ -62,15 +54,12 @@ fn run(flags: Xtask) -> Result<()> {
         Cmd::Memtest(args) => memtest::run(&sh, &root, &args),
         Cmd::Matrix(args) => matrix::run(&sh, &root, &args),
         Cmd::Valgrind(args) => {
-            let opts = memcheck::ValgrindOptions {
+            let choices = memtest::ValgrindChoices {
                 track_origins: args.track_origins,
-                track_fds: false,
-                isolate: false,
                 gen_suppressions: args.gen_suppressions,
                 extra_args: args.valgrind_args,
-                python_minor: None,
             };
-            memtest::run_with_options(
+            memtest::run_with(
                 &sh,
                 &root,
                 &MemtestArgs {
@@ -78,7 +67,7 @@ fn run(flags: Xtask) -> Result<()> {
                     planted: false,
                     select: args.select,
                 },
-                &opts,
+                &choices,
             )
         }
         Cmd::PythonSupp(args) => supp::python_supp(&sh, &root, &args),

@@ -22,16 +22,15 @@ use std::{
 };
 
 use anyhow::{Context, Result};
+use memtest_engine::{platform::Valgrind, report::Verdict, step::fmt_secs};
 use serde::Serialize;
 use xshell::{cmd, Shell};
 
 use crate::{
     flags::{MatrixArgs, MemtestArgs, SelectArgs, Stage},
-    memcheck::{self, ValgrindOptions},
-    memtest::{self, RunVerdict, StageOutcome},
+    memtest::{self, StageOutcome, ValgrindChoices},
     outcome::{exit_code, found},
-    paths::{memtest_out, rel, write_file},
-    step::fmt_secs,
+    paths::{rel, write_file},
     venv::{self, Flavor, Layout},
 };
 
@@ -43,8 +42,13 @@ pub struct Entry {
     /// `3.10.13`; the directory names under `target/matrix/` and `target/memtest-matrix/`.
     pub key: String,
     pub version: String,
+    /// The build as the run saw it: `3.13.15`, or `3.13.15t` for a free-threaded one.
+    pub label: String,
+    /// Whether the GIL was on while the tests ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gil_enabled: Option<bool>,
     pub executable: PathBuf,
-    pub verdict: RunVerdict,
+    pub verdict: Verdict,
     pub exit_code: u8,
     pub seconds: f64,
     /// Venv and wheel (build and install) time.
@@ -98,8 +102,7 @@ pub fn run(sh: &Shell, root: &Path, args: &MatrixArgs) -> Result<()> {
     let valgrind = if args.stage == Some(Stage::Tracemalloc) {
         String::new()
     } else {
-        memcheck::preflight(sh)?;
-        cmd!(sh, "valgrind --version").quiet().read()?
+        format!("valgrind-{}", Valgrind::probe()?.version)
     };
     let ctx = Ctx {
         sh,
@@ -124,7 +127,9 @@ pub fn run(sh: &Shell, root: &Path, args: &MatrixArgs) -> Result<()> {
     };
     let text = serde_json::to_string_pretty(&json)? + "\n";
     let out = memtest_out(root);
-    std::fs::create_dir_all(&out)?;
+    for dir in [&out, &matrix_out(root)] {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     write_file(&out.join("matrix.json"), &text)?;
     write_file(&matrix_out(root).join("matrix.json"), &text)?;
     println!(
@@ -140,7 +145,7 @@ pub fn run(sh: &Shell, root: &Path, args: &MatrixArgs) -> Result<()> {
             let mut why: Vec<String> = entries
                 .iter()
                 .filter(|e| e.exit_code == 1)
-                .map(|e| format!("CPython {}: {}", e.version, e.verdict.as_str()))
+                .map(|e| format!("CPython {}: {}", e.label, e.verdict.as_str()))
                 .collect();
             why.extend(docs_problem);
             Err(found(format!("matrix: {}", why.join("; "))))
@@ -159,6 +164,11 @@ pub fn run(sh: &Shell, root: &Path, args: &MatrixArgs) -> Result<()> {
                 .join("; ")
         )),
     }
+}
+
+/// `target/memtest`: where `cargo xtask memtest` writes (sluice's `[tool.memtest] output`).
+fn memtest_out(root: &Path) -> PathBuf {
+    root.join("target/memtest")
 }
 
 /// `target/memtest-matrix`: every interpreter's artifacts.
@@ -203,8 +213,10 @@ fn run_one(ctx: &Ctx<'_>, interp: &Interpreter, key: String) -> Entry {
     let mut entry = Entry {
         key,
         version: interp.version.clone(),
+        label: interp.version.clone(),
+        gil_enabled: None,
         executable: interp.executable.clone(),
-        verdict: RunVerdict::HarnessError,
+        verdict: Verdict::HarnessError,
         exit_code: 2,
         seconds: 0.0,
         setup_seconds,
@@ -235,7 +247,11 @@ fn run_one(ctx: &Ctx<'_>, interp: &Interpreter, key: String) -> Entry {
             no_build: true,
         },
     };
-    let outcome = memtest::execute(ctx.sh, ctx.root, &args, &venv, &ValgrindOptions::default());
+    let outcome = memtest::execute(ctx.root, &args, &venv, &ValgrindChoices::default());
+    if let Some(python) = &outcome.python {
+        entry.label = python.label();
+    }
+    entry.gil_enabled = outcome.gil_enabled;
     entry.verdict = outcome.verdict;
     entry.exit_code = exit_code(&outcome.result);
     entry.stages = outcome.stages;
@@ -301,14 +317,19 @@ fn print_table(ctx: &Ctx<'_>, entries: &[Entry], total: f64) {
         }
     );
     println!(
-        "  {:<10} {:<12} {:<16} {:>7}  snapshot",
-        "CPython", "stage", "verdict", "time"
+        "  {:<10} {:<4} {:<12} {:<16} {:>7}  snapshot",
+        "CPython", "GIL", "stage", "verdict", "time"
     );
     for e in entries {
+        let gil = match e.gil_enabled {
+            Some(true) => "on",
+            Some(false) => "off",
+            None => "?",
+        };
         if e.stages.is_empty() {
             println!(
-                "  {:<10} {:<12} {:<16} {:>7}  -",
-                e.version,
+                "  {:<10} {gil:<4} {:<12} {:<16} {:>7}  -",
+                e.label,
                 "setup",
                 e.verdict.as_str(),
                 format!("{:.1}s", e.setup_seconds)
@@ -316,17 +337,21 @@ fn print_table(ctx: &Ctx<'_>, entries: &[Entry], total: f64) {
         }
         for st in &e.stages {
             println!(
-                "  {:<10} {:<12} {:<16} {:>7}  {}",
-                e.version,
+                "  {:<10} {gil:<4} {:<12} {:<16} {:>7}  {}{}",
+                e.label,
                 st.stage.as_str(),
                 st.verdict.as_str(),
                 format!("{:.1}s", st.seconds),
-                st.snapshot
+                st.snapshot,
+                st.blind_spot
+                    .as_ref()
+                    .map(|b| format!(" (cannot see: {b})"))
+                    .unwrap_or_default()
             );
         }
         println!(
-            "  {:<10} {:<12} {:<16} {:>7}  exit {} ({}; setup {:.1}s; {})",
-            e.version,
+            "  {:<10} {gil:<4} {:<12} {:<16} {:>7}  exit {} ({}; setup {:.1}s; {})",
+            e.label,
             "=> memtest",
             e.verdict.as_str(),
             format!("{:.1}s", e.seconds),

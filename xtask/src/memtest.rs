@@ -1,277 +1,158 @@
-//! `cargo xtask memtest`: build, tracemalloc stage, Valgrind stage,
-//! snapshots, report.json and the summary.
+//! `cargo xtask memtest`: sluice's wheel built into `target/venv`, then the
+//! memtest engine with sluice's description (`[tool.memtest]` in the root
+//! `pyproject.toml`), then each stage's normalised summary compared with its
+//! snapshot in `xtask/snapshots/`. The engine plans, runs, judges and
+//! reports; this file only builds and snapshots.
 
-use std::{collections::BTreeMap, path::Path, time::Instant};
+use std::path::Path;
 
-use anyhow::{bail, Context, Result};
-use serde::Serialize;
-use xshell::{cmd, Shell};
+use anyhow::Result;
+use memtest_engine::{
+    platform::{Platform, Valgrind},
+    report::{summary, SnapshotState, StageName, Verdict},
+    run::{run as run_engine, Options, Outcome},
+    Project,
+};
+use xshell::Shell;
 
 use crate::{
-    flags::{MemtestArgs, Stage},
-    github,
-    memcheck::{self, ValgrindOptions},
+    flags::{MemtestArgs, SelectArgs, Stage},
     outcome::found,
-    page,
-    paths::{fresh_dir, memtest_out, write_file},
-    report::{SnapshotState, StageName, StageReport, Verdict},
     snapshot,
-    stage::{tracemalloc, valgrind, StageCtx},
-    unittest::MEMORY_TESTS,
     venv::{self, Venv},
 };
 
-/// The verdict of a whole memtest run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunVerdict {
-    Clean,
-    Leak,
-    #[serde(rename = "snapshot changed")]
-    SnapshotChanged,
-    #[serde(rename = "harness error")]
-    HarnessError,
-}
-
-impl RunVerdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunVerdict::Clean => "clean",
-            RunVerdict::Leak => "leak",
-            RunVerdict::SnapshotChanged => "snapshot changed",
-            RunVerdict::HarnessError => "harness error",
-        }
-    }
-
-    /// The verdict as the page and the job summary headline it.
-    pub fn headline(self) -> &'static str {
-        match self {
-            RunVerdict::Clean => "CLEAN",
-            RunVerdict::Leak => "FAILED",
-            RunVerdict::SnapshotChanged => "SNAPSHOT CHANGED",
-            RunVerdict::HarnessError => "HARNESS ERROR",
-        }
-    }
-
-    pub fn exit_code(self) -> i32 {
-        match self {
-            RunVerdict::Clean => 0,
-            RunVerdict::Leak | RunVerdict::SnapshotChanged => 1,
-            RunVerdict::HarnessError => 2,
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct JsonReport<'a> {
-    verdict: RunVerdict,
-    exit_code: i32,
-    python: String,
-    seconds: f64,
-    stages: &'a [StageReport],
+/// The Valgrind stage's choices that `cargo xtask valgrind` adds.
+#[derive(Debug, Default, Clone)]
+pub struct ValgrindChoices {
+    pub track_origins: bool,
+    pub gen_suppressions: bool,
+    pub extra_args: Vec<String>,
 }
 
 pub fn run(sh: &Shell, root: &Path, args: &MemtestArgs) -> Result<()> {
-    run_with_options(sh, root, args, &ValgrindOptions::default())
+    run_with(sh, root, args, &ValgrindChoices::default())
 }
 
-/// `memtest` with Valgrind options (`cargo xtask valgrind` uses `--stage valgrind`).
-pub fn run_with_options(
+/// `memtest` with Valgrind choices (`cargo xtask valgrind` is `--stage valgrind`).
+pub fn run_with(
     sh: &Shell,
     root: &Path,
     args: &MemtestArgs,
-    opts: &ValgrindOptions,
+    choices: &ValgrindChoices,
 ) -> Result<()> {
+    if args.stage == Some(Stage::Lsan) {
+        anyhow::bail!("--stage lsan runs only with --planted (the detection matrix)");
+    }
     if args.stage != Some(Stage::Tracemalloc) {
-        memcheck::preflight(sh)?;
+        Valgrind::probe()?;
     }
     let venv = venv::ensure(sh, root)?;
     if !args.select.no_build {
         venv::build_and_install_wheel(sh, root, &venv)?;
     }
-    run_with_venv(sh, root, args, &venv, opts)
-}
-
-/// Runs the stages with an already provisioned venv (also used by `ci`).
-pub fn run_with_venv(
-    sh: &Shell,
-    root: &Path,
-    args: &MemtestArgs,
-    venv: &Venv,
-    opts: &ValgrindOptions,
-) -> Result<()> {
-    execute(sh, root, args, venv, opts).result
+    execute(root, args, &venv, choices).result
 }
 
 /// One stage of a run, as the matrix shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct StageOutcome {
     pub stage: StageName,
     pub verdict: Verdict,
     pub seconds: f64,
     pub snapshot: SnapshotState,
     pub findings: usize,
+    /// What the stage could not see on this platform.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blind_spot: Option<String>,
 }
 
-/// What a run ended with: the verdict, per stage, and the command's result
-/// (`Ok`, a finding, or a harness error).
+/// What a run ended with: the verdict, per stage, the interpreter, and the
+/// command's result (`Ok`, a finding, or a harness error).
 pub struct RunOutcome {
-    pub verdict: RunVerdict,
+    pub verdict: Verdict,
+    pub python: Option<memtest_engine::platform::Interpreter>,
+    pub gil_enabled: Option<bool>,
     pub stages: Vec<StageOutcome>,
     pub result: Result<()>,
 }
 
-/// [`run_with_venv`], with what it found for the caller to tabulate (`matrix`).
+/// The engine's options for an `xtask memtest` selection.
+pub fn options(args: &MemtestArgs, select: &SelectArgs, choices: &ValgrindChoices) -> Options {
+    Options {
+        stages: args.stage.map(|s| vec![stage_name(s)]).unwrap_or_default(),
+        patterns: select.patterns.clone(),
+        shard: None,
+        jobs: select.jobs,
+        iterations: select.iterations,
+        track_origins: choices.track_origins,
+        track_fds: None,
+        gen_suppressions: choices.gen_suppressions,
+        valgrind_args: choices.extra_args.clone(),
+        isolate: false,
+        screen: None,
+    }
+}
+
+pub fn stage_name(s: Stage) -> StageName {
+    match s {
+        Stage::Tracemalloc => StageName::Tracemalloc,
+        Stage::Valgrind => StageName::Valgrind,
+        Stage::Lsan => StageName::Lsan,
+    }
+}
+
+/// Runs the engine with an already provisioned venv (also `ci` and `matrix`):
+/// sluice's description, the snapshots, the reports.
 pub fn execute(
-    sh: &Shell,
     root: &Path,
     args: &MemtestArgs,
     venv: &Venv,
-    opts: &ValgrindOptions,
+    choices: &ValgrindChoices,
 ) -> RunOutcome {
-    let start = Instant::now();
-    match stages(sh, root, args, venv, opts, start) {
+    match execute_inner(root, args, venv, choices) {
         Ok(o) => o,
         Err(e) => RunOutcome {
-            verdict: RunVerdict::HarnessError,
+            verdict: Verdict::HarnessError,
+            python: None,
+            gil_enabled: None,
             stages: Vec::new(),
             result: Err(e),
         },
     }
 }
 
-fn stages(
-    sh: &Shell,
+fn execute_inner(
     root: &Path,
     args: &MemtestArgs,
     venv: &Venv,
-    opts: &ValgrindOptions,
-    start: Instant,
+    choices: &ValgrindChoices,
 ) -> Result<RunOutcome> {
-    if args.stage == Some(Stage::Lsan) {
-        bail!("--stage lsan runs only with --planted (the detection matrix)");
-    }
-    let out = memtest_out(root);
-    fresh_dir(&out)?;
-    let want = |s: Stage| args.stage.is_none() || args.stage == Some(s);
-    let mut opts = opts.clone();
-    if want(Stage::Valgrind) {
-        opts.track_fds = memcheck::preflight(sh)?.reports_fds_in_xml();
-    }
-    let python = &venv.python;
-    let python_version = cmd!(
-        sh,
-        "{python} -c 'import sys; print(sys.version.split()[0])'"
-    )
-    .quiet()
-    .read()
-    .context("running the venv's Python")?;
-
-    // Valgrind gets this interpreter's section of python.supp only.
-    let opts = &ValgrindOptions {
-        python_minor: Some(memcheck::minor_of(&python_version)),
-        ..opts.clone()
-    };
-
-    let mut stages = Vec::new();
-    let mut durations = BTreeMap::new();
-    let mut harness_error: Option<anyhow::Error> = None;
-    let ctx = |out: std::path::PathBuf, title: String| StageCtx {
-        root,
-        venv,
-        suite: MEMORY_TESTS,
-        select: &args.select,
-        out,
-        title,
-    };
-
-    if want(Stage::Tracemalloc) {
-        let title = format!(
-            "memtest stage 1/2: tracemalloc (python -m unittest {})",
-            MEMORY_TESTS.id()
-        );
-        match tracemalloc::run(&ctx(out.clone(), title)) {
-            Ok((report, secs)) => {
-                durations = secs;
-                stages.push(report);
-            }
-            Err(e) => harness_error = Some(e),
-        }
-    }
-    if harness_error.is_none() && want(Stage::Valgrind) {
-        let title = "memtest stage 2/2: Valgrind memcheck (same tests, tracemalloc off)".into();
-        match valgrind::run(&ctx(out.join("valgrind"), title), opts, &durations) {
-            Ok(report) => stages.push(report),
-            Err(e) => harness_error = Some(e),
-        }
-    }
-
-    // Snapshots: the normalised leak summary of each stage (what we expect:
-    // nothing of ours leaks). Skipped for a -k selection (a partial run).
-    for st in stages.iter_mut() {
-        st.snapshot = if args.select.patterns.is_empty() {
-            snapshot::check(
-                root,
-                &format!("memtest_{}", st.stage),
-                &st.normalized,
-                args.select.accept,
-            )
-        } else {
-            SnapshotState::Skipped("-k selects a subset")
-        };
-    }
-
-    let leaks = stages.iter().any(|s| s.verdict != Verdict::Clean);
-    let snap_changed = stages.iter().any(|s| s.snapshot.is_changed());
-    let verdict = if harness_error.is_some() {
-        RunVerdict::HarnessError
-    } else if leaks {
-        RunVerdict::Leak
-    } else if snap_changed {
-        RunVerdict::SnapshotChanged
-    } else {
-        RunVerdict::Clean
-    };
-    let seconds = start.elapsed().as_secs_f64();
-    let report = JsonReport {
-        verdict,
-        exit_code: verdict.exit_code(),
-        python: python_version,
-        seconds,
-        stages: &stages,
-    };
-    let json_path = out.join("report.json");
-    write_file(&json_path, &(serde_json::to_string_pretty(&report)? + "\n"))?;
-    let page_path = out.join("report.html");
-    let html = page::render(&page::Page {
-        verdict: verdict.headline(),
-        failed: verdict != RunVerdict::Clean,
-        python: &report.python,
-        seconds: report.seconds,
-        stages: &stages,
-        root,
-        out_dir: &out,
-    });
-    write_file(&page_path, &html)?;
-    print_summary(&stages, seconds, verdict, &json_path, &page_path);
-    github::report(&stages, verdict.headline(), &report.python);
-
-    let result = if let Some(e) = harness_error {
-        Err(e.context("memtest could not run"))
-    } else if snap_changed && !leaks {
-        Err(found(
+    let project = Project::load(root)?;
+    let needs_valgrind = args.stage != Some(Stage::Tracemalloc);
+    let platform = Platform::probe(&venv.python, needs_valgrind)?;
+    let mut outcome = run_engine(&project, platform, &options(args, &args.select, choices));
+    snapshots(root, args, &mut outcome);
+    let report = outcome.report();
+    let outputs = report.write(&project.root, &project.out)?;
+    summary::print(&report, &outputs);
+    let result = match report.verdict {
+        Verdict::Clean => Ok(()),
+        Verdict::Leak => Err(found("memtest: leaks or memory errors found (see the summary above)")),
+        Verdict::SnapshotChanged => Err(found(
             "memtest: a leak summary changed (see the diff above); if intended: cargo xtask memtest --accept (or cargo insta review)",
-        ))
-    } else if leaks {
-        Err(found(
-            "memtest: leaks or memory errors found (see the summary above)",
-        ))
-    } else {
-        Ok(())
+        )),
+        Verdict::HarnessError | Verdict::Interrupted => Err(anyhow::anyhow!(
+            "memtest could not run: {}",
+            report.error.as_deref().unwrap_or("see above")
+        )),
     };
     Ok(RunOutcome {
-        verdict,
-        stages: stages
+        verdict: report.verdict,
+        gil_enabled: outcome.gil_enabled(),
+        python: Some(outcome.platform.python.clone()),
+        stages: report
+            .stages
             .iter()
             .map(|s| StageOutcome {
                 stage: s.stage,
@@ -279,42 +160,28 @@ fn stages(
                 seconds: s.seconds,
                 snapshot: s.snapshot.clone(),
                 findings: s.findings.len(),
+                blind_spot: s.blind_spot.clone(),
             })
             .collect(),
         result,
     })
 }
 
-fn print_summary(
-    stages: &[StageReport],
-    total: f64,
-    verdict: RunVerdict,
-    json: &Path,
-    page: &Path,
-) {
-    println!("\n==> memtest summary");
-    for st in stages {
-        println!(
-            "  {:<12} {:<6} {:>6.1}s  {} tests, {}, {} process(es); snapshot {}",
-            st.stage.as_str(),
-            st.verdict.as_str(),
-            st.seconds,
-            st.tests,
-            st.iterations,
-            st.processes,
-            st.snapshot
-        );
-        for f in st.findings.iter().take(8) {
-            println!("      - {}", f.line());
-        }
-        if st.findings.len() > 8 {
-            println!("      ... and {} more (report.json)", st.findings.len() - 8);
-        }
+/// Each stage's normalised leak summary against its snapshot (what we
+/// expect: nothing of ours leaks); skipped for a `-k` selection.
+fn snapshots(root: &Path, args: &MemtestArgs, outcome: &mut Outcome) {
+    for st in outcome.stages.iter_mut() {
+        st.snapshot = if !args.select.patterns.is_empty() {
+            SnapshotState::Skipped("-k selects a subset")
+        } else if st.incomplete.is_some() {
+            SnapshotState::Skipped("the stage did not finish")
+        } else {
+            snapshot::check(
+                root,
+                &format!("memtest_{}", st.stage),
+                &st.normalized,
+                args.select.accept,
+            )
+        };
     }
-    println!(
-        "  verdict: {} in {total:.1}s; report: {} (page: {})",
-        verdict.as_str(),
-        json.display(),
-        page.display()
-    );
 }

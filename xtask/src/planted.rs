@@ -16,21 +16,33 @@ use std::{
     time::Instant,
 };
 
-use anyhow::{bail, Context, Result};
-use xshell::{cmd, Shell};
+use anyhow::{bail, Result};
+use memtest_engine::{
+    config::Runner,
+    modules,
+    ours::Ours,
+    plan::{self, TestCase},
+    platform::{Platform, Valgrind},
+    process::cores,
+    protocol::CHeapMode,
+    python_half,
+    report::{Finding, Rule, SnapshotState, StageName, StageReport, Verdict},
+    run::{valgrind_options, Options},
+    stage::{lsan, tracemalloc, valgrind, StageCtx},
+    suppressions, Project,
+};
+use xshell::Shell;
 
 use crate::{
-    flags::{MemtestArgs, SelectArgs, Stage},
-    memcheck::{self, ValgrindOptions},
+    flags::{MemtestArgs, Stage},
     outcome::found,
     paths::{fresh_dir, rel, write_file},
-    pool::cores,
-    report::{Finding, Rule, SnapshotState, StageName, StageReport, Verdict},
     snapshot,
-    stage::{lsan, tracemalloc, valgrind, StageCtx},
-    unittest::{list_tests, short_name, PLANTED_TESTS},
     venv::{self, Flavor, Venv},
 };
+
+/// The suite of planted cases (`python/tests/planted_test.py`).
+const PLANTED_TESTS: &str = "planted_test.PlantedLeakTests";
 
 /// Iterations per round: planted leaks are loud, keep the run short.
 const TRACEMALLOC_ITERATIONS: u32 = 50;
@@ -115,7 +127,7 @@ const STAGES: [StageName; 3] = [StageName::Tracemalloc, StageName::Valgrind, Sta
 pub fn run(sh: &Shell, root: &Path, args: &MemtestArgs) -> Result<()> {
     let want = |s: Stage| args.stage.is_none() || args.stage == Some(s);
     if want(Stage::Valgrind) {
-        memcheck::preflight(sh)?;
+        Valgrind::probe()?;
     }
     if want(Stage::Lsan) {
         lsan::runtime()?;
@@ -124,24 +136,33 @@ pub fn run(sh: &Shell, root: &Path, args: &MemtestArgs) -> Result<()> {
     if !args.select.no_build {
         venv::build_and_install_wheel(sh, root, &venv)?;
     }
-    let python = &venv.python;
-    let version = cmd!(
-        sh,
-        "{python} -c 'import sys; print(sys.version.split()[0])'"
-    )
-    .quiet()
-    .read()
-    .context("running the planted venv's Python")?;
-    run_with_venv(root, args, &venv, &memcheck::minor_of(&version))
+    run_with_venv(root, args, &venv)
 }
 
-fn run_with_venv(root: &Path, args: &MemtestArgs, venv: &Venv, python_minor: &str) -> Result<()> {
+/// sluice's description with the planted cases as its tests, the C heap
+/// recorded (not judged: see `C heap` below) and its own output directory.
+fn planted_project(root: &Path) -> Result<Project> {
+    let mut d = Project::load(root)?.description;
+    d.runner = Runner::Unittest;
+    d.tests = vec![PLANTED_TESTS.to_owned()];
+    // The matrix's columns are the three stages (tracemalloc = Python memory
+    // and live objects); a C-heap verdict would mark every native row in the
+    // tracemalloc column. That it catches them is shown in the docs.
+    d.tracemalloc.c_heap = CHeapMode::Record;
+    d.output = "target/memtest-planted".into();
+    Ok(Project::new(root.to_path_buf(), d))
+}
+
+fn run_with_venv(root: &Path, args: &MemtestArgs, venv: &Venv) -> Result<()> {
     let start = Instant::now();
     let want = |s: Stage| args.stage.is_none() || args.stage == Some(s);
-    let out = root.join("target/memtest-planted");
+    let project = planted_project(root)?;
+    let out = project.out.clone();
     fresh_dir(&out)?;
+    python_half::write_to(&project.python_dir())?;
+    let platform = Platform::probe(&venv.python, want(Stage::Valgrind))?;
 
-    let tests = list_tests(venv, root, PLANTED_TESTS, &args.select.patterns)?;
+    let tests = plan::list(&project, &venv.python, &args.select.patterns, &out)?;
     if tests.is_empty() {
         bail!(
             "no planted case matches {:?} (or sluice._planted is missing from {})",
@@ -149,13 +170,17 @@ fn run_with_venv(root: &Path, args: &MemtestArgs, venv: &Venv, python_minor: &st
             venv.root.display()
         );
     }
-    let names: Vec<&str> = tests.iter().map(|t| short_name(t)).collect();
+    let short = |id: &str| plan::short_name(Runner::Unittest, id).to_owned();
+    let names: Vec<String> = tests.iter().map(|t| short(&t.id)).collect();
     for n in &names {
-        if !ROWS.iter().any(|r| r.test == *n) {
+        if !ROWS.iter().any(|r| r.test == n) {
             bail!("{n} in python/tests/planted_test.py has no row in ROWS (xtask/src/planted.rs): add one");
         }
     }
-    let rows: Vec<&Row> = ROWS.iter().filter(|r| names.contains(&r.test)).collect();
+    let rows: Vec<&Row> = ROWS
+        .iter()
+        .filter(|r| names.iter().any(|n| n == r.test))
+        .collect();
     if args.select.patterns.is_empty() && rows.len() != ROWS.len() {
         bail!(
             "some rows of ROWS (xtask/src/planted.rs) have no test in python/tests/planted_test.py"
@@ -166,28 +191,40 @@ fn run_with_venv(root: &Path, args: &MemtestArgs, venv: &Venv, python_minor: &st
     let mut cells: BTreeMap<&str, BTreeMap<StageName, Vec<Finding>>> = BTreeMap::new();
     let mut stages: Vec<StageReport> = Vec::new();
     let jobs = args.select.jobs.unwrap_or_else(cores).max(1);
+    let modules = modules::discover(&project, &venv.python)?;
+    let ours = Ours::of(&project, &modules);
+    let no_durations = BTreeMap::new();
+    let case_of = |r: &Row| -> Vec<TestCase> {
+        tests
+            .iter()
+            .filter(|t| short(&t.id) == r.test)
+            .cloned()
+            .collect()
+    };
+    let shared = Shared {
+        project: &project,
+        platform: &platform,
+        ours: &ours,
+        jobs,
+        durations: &no_durations,
+        iterations: args.select.iterations,
+    };
 
     if want(Stage::Tracemalloc) {
         let t = Instant::now();
         let mut total = StageReport::new(StageName::Tracemalloc);
         for r in &rows {
-            let select = isolated(&args.select, r, TRACEMALLOC_ITERATIONS);
-            let dir = out.join("tracemalloc").join(r.test);
-            fresh_dir(&dir)?;
-            let ctx = StageCtx {
-                root,
-                venv,
-                suite: PLANTED_TESTS,
-                select: &select,
-                out: dir,
-                title: format!(
-                    "planted {}: tracemalloc ({}.{})",
-                    r.class,
-                    PLANTED_TESTS.id(),
-                    r.test
+            let cases = case_of(r);
+            let c = shared.ctx(
+                &cases,
+                out.join("tracemalloc").join(r.test),
+                format!(
+                    "planted {}: tracemalloc ({PLANTED_TESTS}.{})",
+                    r.class, r.test
                 ),
-            };
-            let (rep, _) = tracemalloc::run(&ctx)?;
+                TRACEMALLOC_ITERATIONS,
+            );
+            let (rep, _) = tracemalloc::run(&c, tracemalloc::settings(&c))?;
             merge(&mut total, &rep);
             cells
                 .entry(r.test)
@@ -197,39 +234,33 @@ fn run_with_venv(root: &Path, args: &MemtestArgs, venv: &Venv, python_minor: &st
         total.seconds = t.elapsed().as_secs_f64();
         stages.push(total);
     }
+    let all: Vec<TestCase> = rows.iter().flat_map(|r| case_of(r)).collect();
     if want(Stage::Valgrind) {
-        // Every case in its own process, `jobs` at a time; --track-origins=yes
-        // for all: it costs little here and shows the uninit origin. Valgrind
-        // gets this interpreter's section of python.supp only (a fifth of the
-        // CPU time of the whole file).
-        let opts = ValgrindOptions {
-            track_origins: true,
-            // Never --track-fds, though Valgrind >= 3.23 reports descriptors
-            // in its XML (memtest uses it there): the matrix must be the same
-            // on every Valgrind, and the fd-leak row is the tracemalloc
-            // column's (leakcheck's descriptor check) on every version. With
-            // 3.27.1 the Valgrind column catches it too, naming `resident_pages`.
-            track_fds: false,
+        // Every case in its own process, `jobs` at a time, every round
+        // checkpointed (no screen); --track-origins=yes for all: it costs
+        // little here and shows the uninit origin. Never --track-fds, though
+        // Valgrind >= 3.23 reports descriptors in its XML (memtest uses it
+        // there): the matrix must be the same on every Valgrind, and the
+        // fd-leak row is the tracemalloc column's (the descriptor check) on
+        // every version. With 3.27.1 the Valgrind column catches it too,
+        // naming `resident_pages`.
+        let options = Options {
             isolate: true,
-            python_minor: Some(python_minor.to_owned()),
-            ..Default::default()
-        };
-        let select = SelectArgs {
-            patterns: args.select.patterns.clone(),
+            track_origins: true,
+            track_fds: Some(false),
+            screen: Some(false),
             iterations: Some(args.select.iterations.unwrap_or(VALGRIND_ITERATIONS)),
-            jobs: Some(jobs),
-            accept: false,
-            no_build: true,
+            ..Options::default()
         };
-        let ctx = StageCtx {
-            root,
-            venv,
-            suite: PLANTED_TESTS,
-            select: &select,
-            out: out.join("valgrind"),
-            title: "planted: Valgrind memcheck --track-origins=yes (one process per case)".into(),
-        };
-        let rep = valgrind::run(&ctx, &opts, &BTreeMap::new())?;
+        let (given, _) = suppressions::for_run(&project, &platform, &modules, &out)?;
+        let opts = valgrind_options(&project, &platform, &options, given)?;
+        let c = shared.ctx(
+            &all,
+            out.join("valgrind"),
+            "planted: Valgrind memcheck --track-origins=yes (one process per case)".into(),
+            VALGRIND_ITERATIONS,
+        );
+        let rep = valgrind::run(&c, &opts)?;
         for r in &rows {
             // What memcheck itself reported; a planted test failing under Valgrind
             // is the live-object counter (the tracemalloc column), not memcheck.
@@ -248,25 +279,20 @@ fn run_with_venv(root: &Path, args: &MemtestArgs, venv: &Venv, python_minor: &st
         stages.push(rep);
     }
     if want(Stage::Lsan) {
-        let ids: Vec<String> = rows
-            .iter()
-            .map(|r| format!("{}.{}", PLANTED_TESTS.id(), r.test))
-            .collect();
-        let select = SelectArgs {
-            jobs: Some(jobs),
-            ..args.select.clone()
+        let ids: Vec<String> = all.iter().map(|t| t.id.clone()).collect();
+        let c = shared.ctx(
+            &all,
+            out.join("lsan"),
+            "planted: LeakSanitizer (LD_PRELOAD=liblsan.so, one process per case)".into(),
+            lsan::LSAN_ITERATIONS,
+        );
+        let c = StageCtx {
+            iterations: args.select.iterations,
+            ..c
         };
-        let ctx = StageCtx {
-            root,
-            venv,
-            suite: PLANTED_TESTS,
-            select: &select,
-            out: out.join("lsan"),
-            title: "planted: LeakSanitizer (LD_PRELOAD=liblsan.so, one process per case)".into(),
-        };
-        let (rep, per_test) = lsan::run(&ctx, &ids)?;
+        let (rep, per_test) = lsan::run(&c, &ids)?;
         for (id, findings) in per_test {
-            if let Some(r) = rows.iter().find(|r| r.test == short_name(&id)) {
+            if let Some(r) = rows.iter().find(|r| r.test == short(&id)) {
                 cells
                     .entry(r.test)
                     .or_default()
@@ -338,14 +364,39 @@ fn run_with_venv(root: &Path, args: &MemtestArgs, venv: &Venv, python_minor: &st
     Ok(())
 }
 
-/// `select` narrowed to one case, with the planted default iteration count.
-fn isolated(select: &SelectArgs, r: &Row, iterations: u32) -> SelectArgs {
-    SelectArgs {
-        patterns: vec![r.test.to_owned()],
-        iterations: Some(select.iterations.unwrap_or(iterations)),
-        jobs: select.jobs,
-        accept: false,
-        no_build: true,
+/// What every stage of the matrix shares.
+struct Shared<'a> {
+    project: &'a Project,
+    platform: &'a Platform,
+    ours: &'a Ours,
+    jobs: usize,
+    durations: &'a BTreeMap<String, f64>,
+    /// `--iterations`, for every stage.
+    iterations: Option<u32>,
+}
+
+impl<'a> Shared<'a> {
+    fn ctx<'b>(
+        &'b self,
+        cases: &'b [TestCase],
+        out: std::path::PathBuf,
+        title: String,
+        iterations: u32,
+    ) -> StageCtx<'b>
+    where
+        'a: 'b,
+    {
+        StageCtx {
+            project: self.project,
+            platform: self.platform,
+            ours: self.ours,
+            tests: cases,
+            out,
+            title,
+            iterations: Some(self.iterations.unwrap_or(iterations)),
+            jobs: self.jobs,
+            durations: self.durations,
+        }
     }
 }
 

@@ -6,7 +6,9 @@
 
 use std::{panic, path::Path};
 
-use crate::{paths::rel, report::SnapshotState};
+use memtest_engine::report::SnapshotState;
+
+use crate::paths::rel;
 
 /// Compares `content` with the snapshot `name`.
 pub fn check(root: &Path, name: &str, content: &str, accept: bool) -> SnapshotState {

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::{paths::rel, pool::run_tool, step::Step};
+use memtest_engine::step::Step;
+
+use crate::{paths::rel, tools::run_tool};
 
 const REQUIREMENTS: &str = "python/requirements-dev.txt";
 
@@ -118,7 +120,7 @@ impl Venv {
                 self.python.display()
             )
         })?;
-        if !is_elf(&real) {
+        if !memtest_engine::files::is_elf(&real) {
             bail!(
                 "{} resolves to {}, which is not an ELF binary (a shell shim?); Valgrind would trace the shim, not Python. \
                  Recreate the venv from a real interpreter: rm -rf target/venv and set SLUICE_PYTHON=/path/to/python3",
@@ -273,16 +275,6 @@ pub fn build_and_install_wheel(sh: &Shell, root: &Path, venv: &Venv) -> Result<P
     }
     step.done();
     Ok(wheel.clone())
-}
-
-/// `true` when the file starts with the ELF magic (a real binary, not a shell shim).
-pub fn is_elf(path: &Path) -> bool {
-    use std::io::Read;
-    let mut magic = [0u8; 4];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .is_ok()
-        && magic == *b"\x7fELF"
 }
 
 /// A cheap content stamp of some byte strings (FNV-1a, not security

@@ -7,7 +7,9 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::{outcome::found, paths::fresh_dir, pool::run_tool, step::Step, venv::Venv};
+use memtest_engine::step::Step;
+
+use crate::{outcome::found, paths::fresh_dir, tools::run_tool, venv::Venv};
 
 /// A fixture whose totals are known (Valgrind's own LEAK SUMMARY says 232
 /// bytes in 3 blocks definitely lost).

@@ -45,9 +45,6 @@ std::int64_t live_count(LiveKind kind) noexcept;
 
 bool valgrind_compiled_in();
 bool valgrind_running();
-void valgrind_marker(rust::Str text);
-void valgrind_changed_leak_check();
-void valgrind_quick_leak_check();
 bool valgrind_check_defined(rust::Slice<const float> samples);
 
 }  // namespace bridge

@@ -93,9 +93,6 @@ std::int64_t live_count(LiveKind kind) noexcept { return sluice::live_count(kind
 
 bool valgrind_compiled_in() { return valgrind::compiled_in(); }
 bool valgrind_running() { return valgrind::running(); }
-void valgrind_marker(rust::Str text) { valgrind::print_marker(std::string(text)); }
-void valgrind_changed_leak_check() { valgrind::changed_leak_check(); }
-void valgrind_quick_leak_check() { valgrind::quick_leak_check(); }
 bool valgrind_check_defined(rust::Slice<const float> samples) {
   return valgrind::check_defined(samples.data(), samples.size() * sizeof(float));
 }

@@ -131,12 +131,6 @@ pub(crate) mod bridge {
         fn valgrind_compiled_in() -> bool;
         #[namespace = "sluice::bridge"]
         fn valgrind_running() -> bool;
-        #[namespace = "sluice::bridge"]
-        fn valgrind_marker(text: &str);
-        #[namespace = "sluice::bridge"]
-        fn valgrind_changed_leak_check();
-        #[namespace = "sluice::bridge"]
-        fn valgrind_quick_leak_check();
         /// Memcheck's check that every byte of `samples` is defined: see
         /// `sluice::valgrind::check_defined` (cpp/include/sluice/valgrind.h).
         #[namespace = "sluice::bridge"]

@@ -308,8 +308,10 @@ pub fn live_objects() -> LiveObjects {
     }
 }
 
-/// Valgrind client requests (no-ops when the build lacked Valgrind's
-/// headers or the process is not under Valgrind).
+/// Valgrind client requests for the bindings' boundary checks (no-ops when
+/// the build lacked Valgrind's headers or the process is not under
+/// Valgrind). The leak tests' markers and leak searches are memtest's own
+/// (its Python package makes client requests itself).
 pub mod valgrind {
     use std::sync::OnceLock;
 
@@ -323,23 +325,6 @@ pub mod valgrind {
     /// Whether this process runs under Valgrind.
     pub fn running() -> bool {
         bridge::valgrind_running()
-    }
-
-    /// Writes `text` into Valgrind's output (a `<clientmsg>` in XML mode).
-    pub fn marker(text: &str) {
-        bridge::valgrind_marker(text)
-    }
-
-    /// Asks for a leak search that lists the loss records that changed
-    /// (grew or shrank) since the last one.
-    pub fn changed_leak_check() {
-        bridge::valgrind_changed_leak_check()
-    }
-
-    /// Asks for a leak search that lists nothing and becomes the reference
-    /// of the next changed-leak search.
-    pub fn quick_leak_check() {
-        bridge::valgrind_quick_leak_check()
     }
 
     /// Under Memcheck, checks that every sample is defined (initialised):

@@ -33,36 +33,6 @@ fn live_objects(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     Ok(counts)
 }
 
-/// Valgrind client requests for per-test leak attribution (no-ops outside
-/// Valgrind): `_valgrind_marker(text)` writes a `<clientmsg>`,
-/// `_valgrind_changed_leak_check()` runs a leak search listing what changed
-/// since the last, `_valgrind_quick_leak_check()` one that lists nothing.
-#[pyfunction]
-fn _valgrind_running() -> bool {
-    sluice_core::valgrind::running()
-}
-
-#[pyfunction]
-fn _valgrind_compiled_in() -> bool {
-    sluice_core::valgrind::compiled_in()
-}
-
-#[pyfunction]
-fn _valgrind_marker(text: &str) {
-    sluice_core::valgrind::marker(text)
-}
-
-#[pyfunction]
-fn _valgrind_quick_leak_check(py: Python<'_>) {
-    py.detach(sluice_core::valgrind::quick_leak_check)
-}
-
-#[pyfunction]
-fn _valgrind_changed_leak_check(py: Python<'_>) {
-    // A leak search scans all memory: let other threads run meanwhile.
-    py.detach(sluice_core::valgrind::changed_leak_check)
-}
-
 // `gil_used = true`: Blocks expose raw sample memory whose reads and writes
 // are serialised by the GIL; the module is not audited for free-threading.
 #[pymodule(gil_used = true)]
@@ -74,11 +44,6 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyPipeline>()?;
     m.add_class::<PySubscription>()?;
     m.add_function(wrap_pyfunction!(live_objects, m)?)?;
-    m.add_function(wrap_pyfunction!(_valgrind_running, m)?)?;
-    m.add_function(wrap_pyfunction!(_valgrind_compiled_in, m)?)?;
-    m.add_function(wrap_pyfunction!(_valgrind_marker, m)?)?;
-    m.add_function(wrap_pyfunction!(_valgrind_changed_leak_check, m)?)?;
-    m.add_function(wrap_pyfunction!(_valgrind_quick_leak_check, m)?)?;
     #[cfg(feature = "count-allocs")]
     m.add_function(wrap_pyfunction!(alloc_count::_rust_heap, m)?)?;
     #[cfg(feature = "planted-leaks")]

@@ -8,7 +8,9 @@
 //! warm-up and stays flat; noise does not grow every round.
 //!
 //! With rounds that double in length, a buffer that doubles its capacity
-//! when full grows in every round too.
+//! when full grows in every round too. Where the harness says how many
+//! iterations each round ran, the caller may also ask for a rate: bytes
+//! per iteration from the first checkpoint to the last.
 
 use crate::budget::Category;
 use crate::judgement::{Growth, Issue, Point, Policy, Rule};
@@ -17,16 +19,30 @@ use crate::render::{normalize_text, render_record};
 use crate::searches::Timeline;
 use vgxml_parse::Amount;
 
-/// At least this many measured rounds (checkpoints after the warm-up's)
-/// before growth is judged: one delta proves nothing.
-pub const MIN_ROUNDS: usize = 2;
+pub use crate::judgement::MIN_ROUNDS;
 
-/// True when every round added bytes or blocks.
+/// True when every round added bytes or blocks, over [`MIN_ROUNDS`] rounds or more.
 pub fn grows(points: &[Point]) -> bool {
-    points.len() > MIN_ROUNDS
+    grows_over(points, MIN_ROUNDS)
+}
+
+/// True when every round added bytes or blocks, over `min_rounds` rounds or more.
+pub fn grows_over(points: &[Point], min_rounds: usize) -> bool {
+    points.len() > min_rounds.max(1)
         && points
             .windows(2)
             .all(|w| w[1].bytes > w[0].bytes || w[1].blocks > w[0].blocks)
+}
+
+/// Bytes added per iteration from the first point to the last, when every
+/// measured round's iterations are known.
+pub fn bytes_per_iteration(points: &[Point]) -> Option<f64> {
+    let (first, last) = (points.first()?, points.last()?);
+    let iterations: u64 = points[1..]
+        .iter()
+        .map(|p| p.iterations)
+        .sum::<Option<u64>>()?;
+    (iterations > 0).then(|| (last.bytes as f64 - first.bytes as f64) / iterations as f64)
 }
 
 /// The growth issues of one report's timeline.
@@ -40,13 +56,20 @@ pub(crate) fn issues(
     for ((test, site), series) in timeline.series() {
         let points: Vec<Point> = series
             .iter()
-            .map(|&(round, Amount { bytes, blocks })| Point {
-                round,
+            .map(|&(mark, Amount { bytes, blocks })| Point {
+                round: mark.round,
                 bytes,
                 blocks,
+                iterations: mark.iterations,
             })
             .collect();
-        if !grows(&points) {
+        if !grows_over(&points, policy.growth_min_rounds) {
+            continue;
+        }
+        let rate = bytes_per_iteration(&points);
+        if policy.growth_min_bytes_per_iteration > 0.0
+            && rate.is_some_and(|r| r < policy.growth_min_bytes_per_iteration)
+        {
             continue;
         }
         let Some(rec) = timeline.latest.get(&site) else {
@@ -79,6 +102,7 @@ pub(crate) fn issues(
                 source: source.to_string(),
                 stack: crate::searches::stack_key(rec),
                 points,
+                bytes_per_iteration: rate,
             }),
         });
     }
@@ -96,6 +120,7 @@ mod tests {
                 round: i as u32,
                 bytes,
                 blocks,
+                iterations: (i > 0).then_some(10 << i),
             })
             .collect()
     }
@@ -109,7 +134,19 @@ mod tests {
         assert!(!grows(&pts(&[(64, 1), (64, 1), (64, 1)])));
         assert!(!grows(&pts(&[(64, 1), (128, 2), (128, 2)])));
         assert!(!grows(&pts(&[(64, 1), (32, 1), (128, 2)])));
-        // too few rounds to tell
+        // too few rounds to tell, unless a screen asks for one
         assert!(!grows(&pts(&[(64, 1), (128, 2)])));
+        assert!(grows_over(&pts(&[(64, 1), (128, 2)]), 1));
+        assert!(!grows_over(&pts(&[(64, 1)]), 1));
+    }
+
+    #[test]
+    fn the_rate_is_over_the_measured_rounds_iterations() {
+        // rounds of 20, 40, 80 iterations: 1024 bytes more over 140 iterations
+        let p = pts(&[(64, 1), (128, 2), (512, 4), (1088, 8)]);
+        assert_eq!(bytes_per_iteration(&p), Some(1024.0 / 140.0));
+        let mut unknown = p.clone();
+        unknown[2].iterations = None;
+        assert_eq!(bytes_per_iteration(&unknown), None);
     }
 }

@@ -211,10 +211,11 @@ pub fn judge_input(input: &Input<'_>, policy: &Policy) -> Judgement {
                 test,
                 points: points
                     .into_iter()
-                    .map(|(round, a)| Point {
-                        round,
+                    .map(|(mark, a)| Point {
+                        round: mark.round,
                         bytes: a.bytes,
                         blocks: a.blocks,
+                        iterations: mark.iterations,
                     })
                     .collect(),
             })

@@ -12,6 +12,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use vgxml_parse::{ErrorRecord, Frame, Kind, Report};
 
+/// At least this many measured rounds (checkpoints after the warm-up's)
+/// before growth is judged: one delta proves nothing.
+pub const MIN_ROUNDS: usize = 2;
+
 /// What the caller wants judged, and how.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -26,6 +30,14 @@ pub struct Policy {
     pub markers: Markers,
     /// Categories judged by their growth across the checkpoints of a test.
     pub growth_on: BTreeSet<Category>,
+    /// How many measured rounds (checkpoints after the warm-up's) a site must
+    /// have grown in, every one of them, to grow ([`MIN_ROUNDS`]:
+    /// one delta proves nothing; 1 for a screen that only looks for suspects).
+    pub growth_min_rounds: usize,
+    /// And by at least this many bytes per iteration, from the first
+    /// checkpoint to the last, where the markers say how many iterations the
+    /// rounds ran (0: any growth in every round).
+    pub growth_min_bytes_per_iteration: f64,
     /// A lost block allocated before the first test and unchanged since (a
     /// baseline marker before the tests, and no search after it listed the
     /// site) is listed as one-time and does not fail.
@@ -57,6 +69,8 @@ impl Policy {
             baseline: None,
             markers: Markers::default(),
             growth_on: BTreeSet::new(),
+            growth_min_rounds: MIN_ROUNDS,
+            growth_min_bytes_per_iteration: 0.0,
             one_time_before_tests: false,
             one_time_functions: Vec::new(),
             source_root,
@@ -295,6 +309,10 @@ pub struct Point {
     pub round: u32,
     pub bytes: u64,
     pub blocks: u64,
+    /// Iterations of the round that ended at this checkpoint, when the
+    /// harness said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iterations: Option<u64>,
 }
 
 /// What every allocation site of ours held together at each checkpoint of
@@ -308,7 +326,7 @@ pub struct Curve {
 }
 
 /// The measurements that decided a growth issue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Growth {
     /// The report (process) they come from.
     pub source: String,
@@ -316,4 +334,8 @@ pub struct Growth {
     pub stack: String,
     /// In order of rounds.
     pub points: Vec<Point>,
+    /// Bytes added per iteration from the first checkpoint to the last,
+    /// when the iterations are known: the figure the threshold is held to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_per_iteration: Option<f64>,
 }

@@ -66,7 +66,7 @@ pub use compare::{BaselineError, Change, Diff};
 pub use fingerprint::{
     fingerprint, fingerprint_key, fingerprint_of_key, fnv1a64, frame_key, normalize_function,
 };
-pub use growth::grows;
+pub use growth::{bytes_per_iteration, grows, grows_over, MIN_ROUNDS};
 pub use judge::{judge, judge_input};
 pub use judgement::{
     BudgetOutcome, Curve, Excuse, Growth, Input, Issue, Judged, Judgement, MoreThanBaseline, Point,

@@ -6,7 +6,9 @@
 //! also asks for leak searches between measured rounds
 //! (`VALGRIND_DO_CHANGED_LEAK_CHECK`), each after a checkpoint message
 //! `<checkpoint prefix><round> <test id>` (round 0 after the warm-up, then
-//! 1, 2, ...). Before the first test it may write `<checkpoint
+//! 1, 2, ...), or `<checkpoint prefix><round>:<iterations> <test id>` when it
+//! says how many iterations the round ran (growth is then also judged per
+//! iteration). Before the first test it may write `<checkpoint
 //! prefix>baseline` and ask for a quiet search (`VALGRIND_DO_QUICK_LEAK_CHECK`,
 //! which lists nothing): the changed-leak searches then list only what the
 //! tests changed, and a lost block that none of them listed was allocated
@@ -35,6 +37,8 @@ pub enum Marker<'m> {
     Baseline,
     Checkpoint {
         round: u32,
+        /// Iterations of the round that ended here, when the harness says.
+        iterations: Option<u64>,
         test: &'m str,
     },
 }
@@ -53,8 +57,13 @@ impl Markers {
             }
             let (round, test) = rest.trim().split_once(' ')?;
             let test = test.trim();
+            let (round, iterations) = match round.split_once(':') {
+                Some((r, n)) => (r, Some(n.parse().ok()?)),
+                None => (round, None),
+            };
             return (!test.is_empty()).then_some(Marker::Checkpoint {
                 round: round.parse().ok()?,
+                iterations,
                 test,
             });
         }
@@ -176,9 +185,19 @@ mod tests {
             m.read("checkpoint: 2 a.b.test_x"),
             Some(Marker::Checkpoint {
                 round: 2,
+                iterations: None,
                 test: "a.b.test_x"
             })
         );
+        assert_eq!(
+            m.read("checkpoint: 2:20 t.py::test_x[a b]"),
+            Some(Marker::Checkpoint {
+                round: 2,
+                iterations: Some(20),
+                test: "t.py::test_x[a b]"
+            })
+        );
+        assert_eq!(m.read("checkpoint: 2:x a.b.test_x"), None);
         assert_eq!(m.read("checkpoint: baseline\n"), Some(Marker::Baseline));
         assert_eq!(m.read("checkpoint: x a.b.test_x"), None);
         assert_eq!(m.read("checkpoint: 2"), None);

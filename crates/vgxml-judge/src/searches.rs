@@ -27,8 +27,16 @@ pub(crate) fn stack_key(r: &ErrorRecord) -> String {
         .join(" <- ")
 }
 
-/// A test's checkpoints in order: (round, amount per site of ours).
-pub(crate) type Checkpoints = Vec<(u32, HashMap<String, Amount>)>;
+/// A checkpoint of a test: its round, and how many iterations the round
+/// ran when the harness said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Mark {
+    pub round: u32,
+    pub iterations: Option<u64>,
+}
+
+/// A test's checkpoints in order: (checkpoint, amount per site of ours).
+pub(crate) type Checkpoints = Vec<(Mark, HashMap<String, Amount>)>;
 
 /// One process's searches, replayed.
 pub(crate) struct Timeline<'r> {
@@ -38,7 +46,7 @@ pub(crate) struct Timeline<'r> {
     /// The sites some search listed after the baseline: the others did not
     /// change from the baseline to the end.
     pub changed_after_baseline: HashSet<String>,
-    /// Per test, its checkpoints in order: (round, amount per site of ours).
+    /// Per test, its checkpoints in order: (checkpoint, amount per site of ours).
     pub checkpoints: BTreeMap<String, Checkpoints>,
     /// The latest record seen for each site.
     pub latest: HashMap<String, &'r ErrorRecord>,
@@ -46,19 +54,19 @@ pub(crate) struct Timeline<'r> {
 
 impl Timeline<'_> {
     /// Per test: the sum over the sites of ours at each checkpoint.
-    pub fn totals(&self) -> BTreeMap<String, Vec<(u32, Amount)>> {
+    pub fn totals(&self) -> BTreeMap<String, Vec<(Mark, Amount)>> {
         self.checkpoints
             .iter()
             .map(|(test, points)| {
                 let sums = points
                     .iter()
-                    .map(|(round, sites)| {
+                    .map(|(mark, sites)| {
                         let mut a = Amount::default();
                         for s in sites.values() {
                             a.bytes += s.bytes;
                             a.blocks += s.blocks;
                         }
-                        (*round, a)
+                        (*mark, a)
                     })
                     .collect();
                 (test.clone(), sums)
@@ -68,7 +76,7 @@ impl Timeline<'_> {
 
     /// (test, site) -> the site's amount at each checkpoint of the test
     /// (zero where it held nothing).
-    pub fn series(&self) -> BTreeMap<(String, String), Vec<(u32, Amount)>> {
+    pub fn series(&self) -> BTreeMap<(String, String), Vec<(Mark, Amount)>> {
         let mut out = BTreeMap::new();
         for (test, points) in &self.checkpoints {
             let sites: std::collections::BTreeSet<&String> =
@@ -76,7 +84,7 @@ impl Timeline<'_> {
             for site in sites {
                 let series = points
                     .iter()
-                    .map(|(round, m)| (*round, m.get(site).copied().unwrap_or_default()))
+                    .map(|(mark, m)| (*mark, m.get(site).copied().unwrap_or_default()))
                     .collect();
                 out.insert((test.clone(), site.clone()), series);
             }
@@ -181,11 +189,16 @@ pub(crate) fn replay<'r>(r: &'r Report, ours: &OurCode, markers: &Markers) -> Ti
             _ => {}
         }
         apply_after(Some(text), &mut replay);
-        if let Some(Marker::Checkpoint { round, test }) = marker {
+        if let Some(Marker::Checkpoint {
+            round,
+            iterations,
+            test,
+        }) = marker
+        {
             checkpoints
                 .entry(test.to_string())
                 .or_default()
-                .push((round, replay.by_site()));
+                .push((Mark { round, iterations }, replay.by_site()));
         }
     }
     Timeline {

@@ -9,7 +9,7 @@ use std::{
 use anyhow::{bail, Result};
 use xshell::{cmd, Shell};
 
-use crate::venv::is_elf;
+use memtest_engine::files::is_elf;
 
 /// The oldest CPython the project supports.
 pub const MIN_MINOR: u32 = 9;

@@ -11,10 +11,10 @@ use std::{collections::BTreeMap, path::Path};
 
 use anyhow::{bail, Context, Result};
 
+use memtest_engine::report::{StageName, Verdict};
+
 use super::Entry;
-use crate::{
-    flags::MatrixArgs, memtest::RunVerdict, paths::write_file, report::StageName, report::Verdict,
-};
+use crate::{flags::MatrixArgs, paths::write_file};
 
 /// The CPython minors the project supports (the workflow's matrix).
 pub const SUPPORTED: std::ops::RangeInclusive<u32> = 9..=13;
@@ -110,20 +110,21 @@ fn valgrind_minor(v: &str) -> String {
     v.split('.').take(2).collect::<Vec<_>>().join(".")
 }
 
-fn rank(v: RunVerdict) -> u8 {
+fn rank(v: Verdict) -> u8 {
     match v {
-        RunVerdict::Clean => 0,
-        RunVerdict::SnapshotChanged => 1,
-        RunVerdict::Leak => 2,
-        RunVerdict::HarnessError => 3,
+        Verdict::Clean => 0,
+        Verdict::SnapshotChanged => 1,
+        Verdict::Leak => 2,
+        Verdict::HarnessError | Verdict::Interrupted => 3,
     }
 }
 
-fn stage_verdict(e: &Entry, stage: StageName) -> Verdict {
+/// A stage's verdict in one interpreter's run (`None`: it did not run).
+fn stage_verdict(e: &Entry, stage: StageName) -> Option<Verdict> {
     e.stages
         .iter()
         .find(|s| s.stage == stage)
-        .map_or(Verdict::NotRun, |s| s.verdict)
+        .map(|s| s.verdict)
 }
 
 /// The measured rows: per supported minor, the worst of its interpreters.
@@ -140,19 +141,19 @@ fn measured_rows(valgrind: &str, entries: &[Entry]) -> BTreeMap<Key, Row> {
         .into_iter()
         .map(|(minor, es)| {
             let worst_stage = |stage| {
-                let vs: Vec<Verdict> = es.iter().map(|e| stage_verdict(e, stage)).collect();
-                [Verdict::Leak, Verdict::NotRun, Verdict::Clean]
+                let vs: Vec<Option<Verdict>> = es.iter().map(|e| stage_verdict(e, stage)).collect();
+                [Some(Verdict::Leak), None, Some(Verdict::Clean)]
                     .into_iter()
                     .find(|v| vs.contains(v))
-                    .unwrap_or(Verdict::NotRun)
-                    .as_str()
+                    .flatten()
+                    .map_or("not run", Verdict::as_str)
                     .to_owned()
             };
             let memtest = es
                 .iter()
                 .map(|e| e.verdict)
                 .max_by_key(|v| rank(*v))
-                .unwrap_or(RunVerdict::HarnessError);
+                .unwrap_or(Verdict::HarnessError);
             let mut measured: Vec<&str> = es.iter().map(|e| e.version.as_str()).collect();
             measured.sort();
             measured.dedup();
