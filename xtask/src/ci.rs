@@ -12,8 +12,9 @@ use memtest_engine::step::{fmt_secs, Step};
 use xshell::{cmd, Shell};
 
 use crate::{
+    example,
     flags::{CiArgs, MatrixArgs, MemtestArgs, SelectArgs},
-    matrix,
+    matrix, memtest_wheel,
     outcome::{found, is_finding},
     planted,
     tools::run_check,
@@ -119,6 +120,18 @@ pub fn run(sh: &Shell, root: &Path, args: &CiArgs) -> Result<()> {
         )
     })?;
 
+    checks.run("memtest python", || {
+        let python = &venv.python;
+        let package = root.join("crates/memtest-engine/python");
+        let tests = package.join("tests");
+        command_check(
+            "memtest's Python half: python -m unittest discover (checker, pytest plugin, unittest runner, client requests)",
+            cmd!(sh, "{python} -m unittest discover -s {tests} -t {tests}").env("PYTHONPATH", &package),
+            "memtest's Python tests",
+            "",
+        )
+    })?;
+
     checks.run("stubtest", || {
         let python = &venv.python;
         // `__buffer__` exists at run time from Python 3.12 only: the allowlist
@@ -147,6 +160,8 @@ pub fn run(sh: &Shell, root: &Path, args: &CiArgs) -> Result<()> {
     })?;
 
     checks.run("vgxml wheel", || vgxml_wheel::check(sh, root, &venv))?;
+    checks.run("memtest wheel", || memtest_wheel::check(sh, root, &venv))?;
+    checks.run("memtest example", || example::check(root))?;
 
     checks.run("actionlint", || {
         let actionlint = venv.bin("actionlint");

@@ -7,9 +7,11 @@
 mod bench;
 mod bench_vgxml;
 mod ci;
+mod example;
 mod flags;
 mod matrix;
 mod memtest;
+mod memtest_wheel;
 mod outcome;
 mod paths;
 mod planted;

@@ -6,7 +6,7 @@
 //! deduplicated by real executable (shims, which are no ELF binaries, are left
 //! out: Valgrind would trace the shim). Each gets its own venv and cargo target
 //! dir under `target/matrix/<version>/`; a new target dir starts as a copy of
-//! `target/maturin` (the normal wheel's), so only pyo3 and sluice-py are built
+//! `target/maturin-sluice` (the normal wheel's), so only pyo3 and sluice-py are built
 //! again for another interpreter. Each run's `target/memtest/` is kept in
 //! `target/memtest-matrix/<version>/`. A failing interpreter does not stop the
 //! others; the exit code is the worst. The table goes to the terminal and to
@@ -31,7 +31,7 @@ use crate::{
     memtest::{self, StageOutcome, ValgrindChoices},
     outcome::{exit_code, found},
     paths::{rel, write_file},
-    venv::{self, Flavor, Layout},
+    venv::{self, Flavor, Layout, Requirements},
 };
 
 pub use discover::Interpreter;
@@ -201,6 +201,7 @@ fn run_one(ctx: &Ctx<'_>, interp: &Interpreter, key: String) -> Entry {
         target_dir: dir.join("maturin"),
         wheel_dir: dir.join("wheels"),
         base_python: interp.executable.clone(),
+        requirements: Requirements::Memtest,
     };
     let setup = (|| -> Result<venv::Venv> {
         seed_target_dir(ctx, &layout.target_dir)?;
@@ -263,7 +264,7 @@ fn run_one(ctx: &Ctx<'_>, interp: &Interpreter, key: String) -> Entry {
     entry
 }
 
-/// A new interpreter's cargo target dir starts as a copy of `target/maturin`
+/// A new interpreter's cargo target dir starts as a copy of `target/maturin-sluice`
 /// (timestamps kept, so cargo finds everything but pyo3's crates and sluice-py
 /// fresh): measured, a cold build per interpreter costs about 60 s on 2 cores,
 /// a seeded one about 20 s.

@@ -193,7 +193,6 @@ fn run_with_venv(root: &Path, args: &MemtestArgs, venv: &Venv) -> Result<()> {
     let jobs = args.select.jobs.unwrap_or_else(cores).max(1);
     let modules = modules::discover(&project, &venv.python)?;
     let ours = Ours::of(&project, &modules);
-    let no_durations = BTreeMap::new();
     let case_of = |r: &Row| -> Vec<TestCase> {
         tests
             .iter()
@@ -206,7 +205,6 @@ fn run_with_venv(root: &Path, args: &MemtestArgs, venv: &Venv) -> Result<()> {
         platform: &platform,
         ours: &ours,
         jobs,
-        durations: &no_durations,
         iterations: args.select.iterations,
     };
 
@@ -370,7 +368,6 @@ struct Shared<'a> {
     platform: &'a Platform,
     ours: &'a Ours,
     jobs: usize,
-    durations: &'a BTreeMap<String, f64>,
     /// `--iterations`, for every stage.
     iterations: Option<u32>,
 }
@@ -395,7 +392,7 @@ impl<'a> Shared<'a> {
             title,
             iterations: Some(self.iterations.unwrap_or(iterations)),
             jobs: self.jobs,
-            durations: self.durations,
+            fast: None,
         }
     }
 }

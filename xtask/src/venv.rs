@@ -14,7 +14,22 @@ use memtest_engine::step::Step;
 
 use crate::{paths::rel, tools::run_tool};
 
-const REQUIREMENTS: &str = "python/requirements-dev.txt";
+/// What a venv is provisioned with: the CI tools and everything (target/venv),
+/// or only what leak testing needs (the matrix's venvs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requirements {
+    Dev,
+    Memtest,
+}
+
+impl Requirements {
+    fn file(self) -> &'static str {
+        match self {
+            Requirements::Dev => "python/requirements-dev.txt",
+            Requirements::Memtest => "python/requirements-memtest.txt",
+        }
+    }
+}
 
 /// Which wheel a venv holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +53,8 @@ impl Flavor {
     /// rebuild the other flavor's artifacts).
     pub fn target_dir(self) -> &'static str {
         match self {
-            Flavor::Normal => "target/maturin",
+            // Not `target/maturin`: maturin stages the `memtest` wheel's binary there.
+            Flavor::Normal => "target/maturin-sluice",
             Flavor::Planted => "target/maturin-planted",
         }
     }
@@ -69,6 +85,7 @@ pub struct Layout {
     pub wheel_dir: PathBuf,
     /// The base interpreter (`$SLUICE_PYTHON`, `python3`, or a matrix entry).
     pub base_python: PathBuf,
+    pub requirements: Requirements,
 }
 
 impl Layout {
@@ -80,6 +97,7 @@ impl Layout {
             target_dir: root.join(flavor.target_dir()),
             wheel_dir: root.join(flavor.wheel_dir()),
             base_python: base_python(sh).into(),
+            requirements: Requirements::Dev,
         }
     }
 }
@@ -190,9 +208,13 @@ pub fn ensure_at(sh: &Shell, root: &Path, layout: &Layout) -> Result<Venv> {
         )?;
     }
 
-    let reqs = sh
-        .read_file(root.join(REQUIREMENTS))
-        .with_context(|| format!("reading {REQUIREMENTS}"))?;
+    let requirements = layout.requirements.file();
+    let mut reqs = String::new();
+    for file in [requirements, Requirements::Memtest.file()] {
+        reqs += &sh
+            .read_file(root.join(file))
+            .with_context(|| format!("reading {file}"))?;
+    }
     let want = stamp(&[reqs.as_bytes(), base_version.as_bytes()]);
     let stamp_file = venv.root.join(".requirements-stamp");
     if sh.read_file(&stamp_file).ok().as_deref() != Some(want.as_str()) {
@@ -200,9 +222,9 @@ pub fn ensure_at(sh: &Shell, root: &Path, layout: &Layout) -> Result<Venv> {
         run_tool(
             cmd!(
                 sh,
-                "{python} -m pip install -q --disable-pip-version-check -r {root}/{REQUIREMENTS}"
+                "{python} -m pip install -q --disable-pip-version-check -r {root}/{requirements}"
             ),
-            "pip install -r python/requirements-dev.txt",
+            &format!("pip install -r {requirements}"),
             "PyPI must be reachable",
         )?;
         sh.write_file(&stamp_file, &want)?;

@@ -60,6 +60,9 @@ pub enum CHeapMode {
 #[serde(deny_unknown_fields)]
 pub struct CheckSettings {
     pub iterations: u32,
+    /// Fewer iterations per round when the first warm-up round takes longer (0: never).
+    pub round_seconds: f64,
+    pub min_iterations: u32,
     pub rounds: u32,
     pub warmup_rounds: u32,
     pub round_growth: u32,
@@ -91,8 +94,8 @@ pub struct RunDescription {
     /// The JSON-lines file the process appends its events to.
     pub events: PathBuf,
     pub check: CheckSettings,
-    /// Valgrind: markers and a leak search after the warm-up and each round.
-    pub checkpoints: bool,
+    /// Valgrind: which leak searches the process asks for.
+    pub searches: Searches,
     /// `module:callable` counting live native objects.
     pub live_objects: Option<String>,
     /// Test ids, in order.
@@ -108,12 +111,24 @@ impl RunDescription {
             stage,
             events,
             check,
-            checkpoints: false,
+            searches: Searches::None,
             live_objects: None,
             tests: Vec::new(),
             pytest_args: Vec::new(),
         }
     }
+}
+
+/// The leak searches a Valgrind run asks for (a marker before each test is
+/// written under Valgrind whatever this says).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Searches {
+    None,
+    /// One before the first test (the baseline) and one after the last.
+    Process,
+    /// Also after each test's warm-up and after each measured round.
+    Rounds,
 }
 
 /// One line of the events file.
@@ -287,6 +302,8 @@ pub struct ResultLine {
     pub top_sites: Vec<TopSite>,
     pub activity: Activity,
     pub not_a_leak_test: Option<String>,
+    /// The id of the test the check ran in.
+    pub test: Option<String>,
     pub message: String,
     pub ok: bool,
 }
@@ -331,6 +348,8 @@ mod tests {
     fn a_run_description_round_trips_through_the_python_package() {
         let check = CheckSettings {
             iterations: 7,
+            round_seconds: 0.5,
+            min_iterations: 3,
             rounds: 3,
             warmup_rounds: 1,
             round_growth: 2,
@@ -352,7 +371,7 @@ mod tests {
             "every field differs from its default"
         );
         let mut run = RunDescription::new(StageName::Valgrind, "/tmp/e.jsonl".into(), check);
-        run.checkpoints = true;
+        run.searches = Searches::Rounds;
         run.live_objects = Some("pkg.mod:counts".into());
         run.tests = vec!["tests/test_a.py::test_b[x y]".into()];
         run.pytest_args = vec!["-q".into()];

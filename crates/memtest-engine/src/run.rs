@@ -3,7 +3,6 @@
 //! caller; the run never fails as a function: what stopped it is kept in
 //! its [`Outcome`], and a stopped run still reports what it has.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use crate::config::Runner;
@@ -18,7 +17,8 @@ use crate::process::cores;
 use crate::project::Project;
 use crate::report::{RunReport, StageName, StageReport, Verdict};
 use crate::stage::{
-    lsan, memcheck::MemcheckOptions, tracemalloc, valgrind, valgrind::ValgrindOptions, StageCtx,
+    lsan, memcheck::MemcheckOptions, tracemalloc, valgrind, valgrind::ValgrindOptions, FastFacts,
+    StageCtx,
 };
 use crate::suppressions;
 
@@ -215,7 +215,7 @@ fn stages_of(
             cores()
         })
         .max(1);
-    let mut durations: BTreeMap<String, f64> = BTreeMap::new();
+    let mut fast: Option<FastFacts> = None;
     let n = wanted.len();
     for (i, stage) in wanted.iter().enumerate() {
         if interrupt::requested() {
@@ -230,7 +230,7 @@ fn stages_of(
             title: String::new(),
             iterations: options.iterations,
             jobs,
-            durations: &durations,
+            fast: fast.as_ref(),
         };
         let report = match stage {
             StageName::Tracemalloc => {
@@ -243,8 +243,8 @@ fn stages_of(
                     ),
                     ..ctx
                 };
-                let (report, secs) = tracemalloc::run(&ctx, tracemalloc::settings(&ctx))?;
-                durations = secs;
+                let (report, facts) = tracemalloc::run(&ctx, tracemalloc::settings(&ctx))?;
+                fast = Some(facts);
                 report
             }
             StageName::Valgrind => {

@@ -235,8 +235,12 @@ fn cached_or_generated(project: &Project, platform: &Platform) -> Result<(String
     Ok((
         text,
         format!(
-            "generated CPython {} suppressions from an interpreter-only {runner:?} run (cached: {})",
+            "generated CPython {} suppressions from an interpreter-only {} run (cached: {})",
             platform.python.label(),
+            match runner {
+                Runner::Pytest => "pytest",
+                Runner::Unittest => "unittest",
+            },
             cache.display()
         ),
     ))
@@ -313,6 +317,7 @@ pub fn generate(
                 dir.join("events.jsonl"),
                 crate::protocol::CheckSettings {
                     iterations: 3,
+                    round_seconds: 0.0,
                     rounds: 2,
                     warmup_rounds: 1,
                     tracemalloc: false,

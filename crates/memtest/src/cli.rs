@@ -118,6 +118,10 @@ struct Select {
 
 #[derive(Debug, Clone, Args)]
 struct RunArgs {
+    /// What to run instead of [tool.memtest] tests: pytest paths or node ids,
+    /// unittest dotted names.
+    #[arg(value_name = "TESTS")]
+    tests: Vec<String>,
     #[command(flatten)]
     at: Where,
     #[command(flatten)]
@@ -216,7 +220,10 @@ fn interpreter(project: &Project, at: &Where) -> Result<PathBuf> {
 }
 
 fn run_tests(a: RunArgs) -> Result<u8> {
-    let project = project(&a.at)?;
+    let mut project = project(&a.at)?;
+    if !a.tests.is_empty() {
+        project.description.tests = a.tests.clone();
+    }
     let stages: Vec<StageName> = a.stage.iter().map(|s| (*s).into()).collect();
     let wanted = if stages.is_empty() {
         &project.description.stages

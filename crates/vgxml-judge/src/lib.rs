@@ -70,7 +70,7 @@ pub use growth::{bytes_per_iteration, grows, grows_over, MIN_ROUNDS};
 pub use judge::{judge, judge_input};
 pub use judgement::{
     BudgetOutcome, Curve, Excuse, Growth, Input, Issue, Judged, Judgement, MoreThanBaseline, Point,
-    Policy, Rule, RunInfo,
+    Policy, Rule, RunInfo, DEFAULT_GROWTH_BYTES_PER_ITERATION,
 };
 pub use markers::{Marker, Markers};
 pub use ours::{glob_match, OurCode};

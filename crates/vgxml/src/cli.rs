@@ -181,14 +181,22 @@ pub enum FailOn {
 pub struct CheckArgs {
     #[command(flatten)]
     pub ours: OursArgs,
-    /// The categories whose records offend.
+    /// The categories whose end-of-run records offend. Possibly lost (a
+    /// pointer into a block's middle, which lazily built type objects leave)
+    /// and still reachable are, by default, judged by their growth across
+    /// checkpoints, not at exit.
     #[arg(
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "definite,indirect,possible,errors"
+        default_value = "definite,indirect,errors"
     )]
     pub fail_on: Vec<FailOn>,
+    /// With --checkpoint-prefix: a site fails when it grew in every round by
+    /// at least this many bytes per iteration (the markers say how many
+    /// iterations each round ran; without that, any growth in every round).
+    #[arg(long, value_name = "BYTES", default_value_t = vgxml_judge::DEFAULT_GROWTH_BYTES_PER_ITERATION)]
+    pub growth_min: f64,
     /// Only records whose fingerprint BASELINE does not know offend; the gone
     /// ones are listed. BASELINE: a `vgxml baseline` file, the JSON of
     /// `check --format json`, or a Valgrind XML file.
@@ -234,10 +242,10 @@ pub struct MarkerArgs {
     /// attributed to tests.
     #[arg(long, value_name = "TEXT")]
     pub marker_prefix: Option<String>,
-    /// Messages `TEXT<round> <test id>` precede a leak search between a
-    /// test's measured rounds (VALGRIND_DO_CHANGED_LEAK_CHECK; round 0 after
-    /// the warm-up): an allocation stack of ours that grows in every round
-    /// offends, whatever its kind.
+    /// Messages `TEXT<round>[:<iterations>] <test id>` precede a leak search
+    /// between a test's measured rounds (VALGRIND_DO_CHANGED_LEAK_CHECK;
+    /// round 0 after the warm-up): an allocation stack of ours that grows in
+    /// every round (by --growth-min per iteration) offends, whatever its kind.
     #[arg(long, value_name = "TEXT")]
     pub checkpoint_prefix: Option<String>,
 }

@@ -108,7 +108,15 @@ fn check_github_and_junit_formats() {
     assert_eq!(lines.len(), 3, "{out}");
     assert!(lines[0].starts_with("::error file="), "{out}");
     assert!(lines[0].contains("memerr.c,line=12,"), "{out}");
-    let o = vgxml(&["check", "leaks-all.xml", "--format", "junit"]);
+    let all = "definite,indirect,possible,errors";
+    let o = vgxml(&[
+        "check",
+        "leaks-all.xml",
+        "--fail-on",
+        all,
+        "--format",
+        "junit",
+    ]);
     let out = stdout(&o);
     assert!(out.starts_with("<?xml"));
     // no test markers: one test case per fingerprint (the two leak_plain
@@ -117,9 +125,32 @@ fn check_github_and_junit_formats() {
         out.contains("<testsuite name=\"vgxml check\" tests=\"5\" failures=\"5\">"),
         "{out}"
     );
-    let o = vgxml(&["check", "leaks-all.xml", "--format", "json"]);
+    let o = vgxml(&[
+        "check",
+        "leaks-all.xml",
+        "--fail-on",
+        all,
+        "--format",
+        "json",
+    ]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["offending"], 10);
+}
+
+#[test]
+fn check_fails_by_default_on_what_the_memtest_stage_fails_on() {
+    // possibly lost is judged by growth, not at exit: the default leaves it out
+    let o = vgxml(&["check", "leaks-all.xml", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let kinds: std::collections::BTreeSet<String> = v["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["category"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(!kinds.contains("possible"), "{kinds:?}");
+    assert!(kinds.contains("definite"), "{kinds:?}");
+    assert_eq!(o.status.code(), Some(1));
 }
 
 #[test]

@@ -40,6 +40,9 @@ from .rule import Decision, decide, live_delta, suspicious
 
 __all__ = ["Config", "Result", "Round", "LeakError", "check"]
 
+#: Frames of the tracebacks of a leak's top allocation sites.
+DIAGNOSTIC_FRAMES = 16
+
 
 @dataclass(init=False)
 class Round:
@@ -102,6 +105,8 @@ class Result:
     # Why this is not a leak test (activity.not_a_leak_test): what the rules
     # found is kept as evidence, and does not fail.
     not_a_leak_test: Optional[str] = None
+    # The id of the test the check ran in (a runner's; None outside one).
+    test: Optional[str] = None
     message: str = ""
 
     @property
@@ -134,13 +139,15 @@ def check(
     config: Optional[Config] = None,
     checkpoint: Optional[Callable[[int, int], object]] = None,
     events: Optional[Events] = None,
+    test: Optional[str] = None,
 ) -> Result:
     """Run ``body`` repeatedly; raise :class:`LeakError` if it leaks.
 
     Returns the :class:`Result` (also written to ``events`` as a ``result``).
     """
     cfg = (config or Config()).validate()
-    res = Result(name, cfg.iterations, cfg.rounds, cfg.warmup_rounds, cfg.tracemalloc)
+    res = Result(name, cfg.iterations, cfg.rounds, cfg.warmup_rounds, cfg.tracemalloc, test=test)
+    iterations_per_round = cfg.iterations
     start = time.perf_counter()
     started_tracing = False
     readings.collect()
@@ -154,8 +161,9 @@ def check(
     def series(rounds: List[Round], attr: str) -> List[int]:
         return [getattr(r, attr) for r in rounds if getattr(r, attr) is not None]
 
+    # The C heap beyond what tracemalloc explains; without tracemalloc, raw.
+    c_series = "c_heap_beyond_python_bytes" if cfg.tracemalloc else "c_heap_bytes"
     judge_c = res.c_heap_mode == "judge"
-    n_confirm = cfg.iterations * cfg.confirm_factor
     # Every round, warm-up included, runs from this one loop: the body and the
     # readings allocate under the same call stacks in every round, so the
     # warm-up also fills tracemalloc's table of allocation stacks (a traceback
@@ -172,16 +180,25 @@ def check(
         while i < len(plan):
             phase = plan[i]
             i += 1
+            n = iterations_per_round
             if phase == "confirm":
-                iterations = n_confirm
+                iterations = n * cfg.confirm_factor
             elif phase == "screen":
-                iterations = cfg.iterations * cfg.round_growth ** len(screen)
+                iterations = n * cfg.round_growth ** len(screen)
             else:
-                iterations = cfg.iterations
+                iterations = n
             recorder = activity.Recorder()
+            round_start = time.perf_counter()
             with recorder:
                 for _ in range(iterations):
                     body()
+            if i == 1 and cfg.round_seconds > 0:
+                # A slow body (a whole test): fewer iterations per round, the
+                # rates per iteration judged the same.
+                took = time.perf_counter() - round_start
+                if took > cfg.round_seconds:
+                    iterations_per_round = max(cfg.min_iterations, int(n * cfg.round_seconds / took))
+                    res.iterations = iterations_per_round
             if phase != "warmup":
                 recorded.append(recorder)
             if cfg.clear_caches:
@@ -208,21 +225,19 @@ def check(
                 if checkpoint is not None:
                     checkpoint(0 if phase == "warmup" else len(screen) + len(confirm), iterations)
             if phase == "screen" and i == len(plan) and cfg.confirm_rounds > 0:
-                if suspicious(series(screen, "python_bytes"), cfg.iterations, cfg.min_python_bytes_per_iteration) or (
-                    judge_c
-                    and suspicious(
-                        series(screen, "c_heap_beyond_python_bytes"),
-                        cfg.iterations,
-                        cfg.min_c_heap_bytes_per_iteration,
-                    )
+                n = iterations_per_round
+                if suspicious(series(screen, "python_bytes"), n, cfg.min_python_bytes_per_iteration) or (
+                    judge_c and suspicious(series(screen, c_series), n, cfg.min_c_heap_bytes_per_iteration)
                 ):
                     # Suspicious: more rounds, each longer; a leak keeps its rate, warm-up does not.
                     plan += ["confirm"] * cfg.confirm_rounds
                     res.confirmed = True
                     res.confirm_rounds = cfg.confirm_rounds
-                    res.confirm_iterations = n_confirm
+                    res.confirm_iterations = n * cfg.confirm_factor
+        n = iterations_per_round
+        n_confirm = n * cfg.confirm_factor
         py_screen = series(screen, "python_bytes")
-        c_screen = series(screen, "c_heap_beyond_python_bytes")
+        c_screen = series(screen, c_series)
         if live:
             res.live_final = dict(live())
             res.live_leaking = live_delta(res.live_baseline, res.live_final)
@@ -230,15 +245,15 @@ def check(
             py_confirm = series(confirm, "python_bytes") or None
             res.growth_bytes = py_screen + (py_confirm or [])
             res.growth_blocks = series(screen + confirm, "python_blocks")
-            res.python = decide(py_screen, cfg.iterations, py_confirm, n_confirm, cfg.min_python_bytes_per_iteration)
+            res.python = decide(py_screen, n, py_confirm, n_confirm, cfg.min_python_bytes_per_iteration)
             res.leaking = res.python.leaking
             res.bytes_per_iteration = res.python.bytes_per_iteration
             if res.leaking and first is not None:
                 res.top_sites = readings.top_sites(first, tracemalloc.take_snapshot(), cfg.top)
         if meter.c_heap:
-            c_confirm = series(confirm, "c_heap_beyond_python_bytes") or None
+            c_confirm = series(confirm, c_series) or None
             res.c_heap_growth_bytes = c_screen + (c_confirm or [])
-            res.c_heap = decide(c_screen, cfg.iterations, c_confirm, n_confirm, cfg.min_c_heap_bytes_per_iteration)
+            res.c_heap = decide(c_screen, n, c_confirm, n_confirm, cfg.min_c_heap_bytes_per_iteration)
             if judge_c:
                 res.c_heap_leaking = res.c_heap.leaking
             else:
@@ -247,6 +262,10 @@ def check(
     finally:
         if started_tracing:
             tracemalloc.stop()
+    if res.top_sites and started_tracing and cfg.frames < DIAGNOSTIC_FRAMES:
+        # The measurement kept one frame per allocation (cheap); the leaking
+        # sites get their whole traceback from one more short run.
+        res.top_sites = readings.traced_sites(body, n, DIAGNOSTIC_FRAMES, cfg.top) or res.top_sites
     if resources is not None:
         res.fd_leaks = resources.fd_leaks()
         res.thread_leaks = resources.wait_threads(cfg.thread_grace_seconds)
@@ -333,5 +352,6 @@ def sample_result_line() -> dict:
     res.top_sites = [{"site": "t.py:3", "traceback": ["t.py:3"], "size_diff": 8, "count_diff": 1}]
     res.activity = {"imports_per_round": [1], "module_execs_per_round": [0], "forks": 0, "spawns": 0, "examples": ["x"]}
     res.not_a_leak_test = "imports or re-executes modules in every measured round (x)"
+    res.test = "tests/test_x.py::test_sample"
     res.message = _message(res)
     return res.line()

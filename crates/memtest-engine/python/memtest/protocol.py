@@ -3,7 +3,7 @@
 The engine (Rust) starts a test process with one environment variable,
 ``protocol.json``'s ``env_run``, naming a *run description*: a JSON file that
 says which stage runs, how every check runs (:class:`Config`), whether
-Valgrind checkpoints are asked for, the live-objects hook, which tests, and
+Valgrind leak searches are asked for, the live-objects hook, which tests, and
 where to append the *events* this package writes back (one JSON object per
 line, ``kind`` first): ``session`` when the process starts, ``begin`` and
 ``end`` around every test, and ``result`` for every check. Strings and
@@ -34,6 +34,9 @@ END_LABEL: str = PROTOCOL["markers"]["end"]
 _DEFAULTS: Dict[str, Any] = PROTOCOL["defaults"]
 
 STAGES = ("tracemalloc", "valgrind", "lsan")
+# Leak searches a Valgrind run asks for: none; one before the first test and
+# one after the last ("process"); also after each test's warm-up and rounds.
+SEARCHES = ("none", "process", "rounds")
 C_HEAP_MODES = ("judge", "record", "off")
 
 
@@ -50,6 +53,11 @@ class Config:
     """How one check runs and decides (defaults: ``protocol.json``)."""
 
     iterations: int = _default("iterations")
+    # When the warm-up's first round takes longer than this, fewer iterations
+    # per round (not under min_iterations): a whole pytest test is an
+    # iteration too. 0: always ``iterations``.
+    round_seconds: float = _default("round_seconds")
+    min_iterations: int = _default("min_iterations")
     rounds: int = _default("rounds")
     warmup_rounds: int = _default("warmup_rounds")
     # Measured round k runs iterations * round_growth**k (measurement off only).
@@ -72,9 +80,11 @@ class Config:
     clear_caches: bool = _default("clear_caches")
 
     def validate(self) -> "Config":
-        for name in ("iterations", "rounds", "warmup_rounds", "round_growth", "confirm_factor", "frames", "top"):
+        for name in ("iterations", "min_iterations", "rounds", "warmup_rounds", "round_growth", "confirm_factor", "frames", "top"):
             if getattr(self, name) < 1:
                 raise ProtocolError(f"check.{name} must be >= 1, got {getattr(self, name)}")
+        if self.round_seconds < 0:
+            raise ProtocolError(f"check.round_seconds must be >= 0, got {self.round_seconds}")
         if self.confirm_rounds < 0:
             raise ProtocolError(f"check.confirm_rounds must be >= 0, got {self.confirm_rounds}")
         if self.c_heap not in C_HEAP_MODES:
@@ -96,9 +106,9 @@ class Run:
     # The JSON-lines file events are appended to.
     events: str
     check: Config = field(default_factory=Config)
-    # Valgrind: a marker before each test and a leak search after the
-    # warm-up and every measured round (see ``memtest.valgrind``).
-    checkpoints: bool = False
+    # Valgrind leak searches (``SEARCHES``); under Valgrind a marker before
+    # each test is written whatever this says (see ``memtest.valgrind``).
+    searches: str = "none"
     # ``module:callable`` returning ``{name: count}`` of live native objects,
     # which must come back to their baseline after a check.
     live_objects: Optional[str] = None
@@ -120,6 +130,8 @@ class Run:
         run = cls(**{k: v for k, v in data.items() if k != "check"}, check=Config(**check).validate())
         if run.stage not in STAGES:
             raise ProtocolError(f"stage={run.stage!r}: expected one of {', '.join(STAGES)}")
+        if run.searches not in SEARCHES:
+            raise ProtocolError(f"searches={run.searches!r}: expected one of {', '.join(SEARCHES)}")
         return run
 
     def to_json(self) -> Dict[str, Any]:

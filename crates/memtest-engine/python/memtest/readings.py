@@ -5,7 +5,6 @@ threads were left behind, which native call made them."""
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gc
 import linecache
 import os
@@ -14,6 +13,8 @@ import threading
 import time
 import tracemalloc
 from typing import Callable, Dict, List, Optional
+
+from . import valgrind
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
@@ -73,26 +74,38 @@ class _Mallinfo2(ctypes.Structure):
     ]
 
 
-def _load_mallinfo2():
+class _Mallinfo(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_int) for name, _ in _Mallinfo2._fields_]
+
+
+def _load(name: str, restype):
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        fn = libc.mallinfo2  # glibc >= 2.33
+        # The process's own symbols, libc's among them (ctypes.util.find_library
+        # would run ldconfig: slow under Valgrind).
+        fn = getattr(ctypes.CDLL(None), name)
     except (OSError, AttributeError):
         return None
-    fn.restype = _Mallinfo2
+    fn.restype = restype
     fn.argtypes = []
     return fn
 
 
-_MALLINFO2 = _load_mallinfo2()
+_MALLINFO2 = _load("mallinfo2", _Mallinfo2)  # glibc >= 2.33
+# Valgrind replaces malloc and answers mallinfo() with its own count of the
+# bytes in use (mallinfo2, which it does not intercept, then says 0).
+_MALLINFO = _load("mallinfo", _Mallinfo)
 
 
 def c_heap_available() -> bool:
-    return _MALLINFO2 is not None
+    return _MALLINFO2 is not None or (valgrind.running() and _MALLINFO is not None)
 
 
 def c_heap_in_use() -> Optional[int]:
-    """Bytes of the C heap in use (glibc: ``uordblks + hblkhd``), or None without glibc >= 2.33."""
+    """Bytes of the C heap in use: glibc's ``uordblks + hblkhd``, or under
+    Valgrind its own count of the bytes the program holds; None without
+    glibc >= 2.33."""
+    if valgrind.running() and _MALLINFO is not None:
+        return _MALLINFO().uordblks & 0xFFFFFFFF
     if _MALLINFO2 is None:
         return None
     m = _MALLINFO2()
@@ -239,11 +252,14 @@ def name_the_callers(body: Callable[[], object], fd_leaks: List[dict], thread_le
 
 
 class Meter:
-    """Readings after each round: Python memory, the C heap, tracemalloc's overhead."""
+    """Readings after each round: Python memory, the C heap, tracemalloc's overhead.
+
+    Without tracemalloc the C heap is read raw (under Valgrind with
+    ``PYTHONMALLOC=malloc`` that is everything the program holds)."""
 
     def __init__(self, python: bool, c_heap: bool):
         self.python = python
-        self.c_heap = python and c_heap and _MALLINFO2 is not None
+        self.c_heap = c_heap and c_heap_available()
         self.prev = None
 
     def read(self, keep: bool = False):
@@ -260,8 +276,9 @@ class Meter:
         c = overhead = traced = None
         if self.c_heap:
             c = c_heap_in_use()
-            overhead = tracemalloc.get_tracemalloc_memory()
-            traced = tracemalloc.get_traced_memory()[0]
+            if self.python:
+                overhead = tracemalloc.get_tracemalloc_memory()
+                traced = tracemalloc.get_traced_memory()[0]
         return (size, count, c, overhead, traced), snap
 
     def growth(self, rnd, reading) -> None:
@@ -274,6 +291,7 @@ class Meter:
                 rnd.python_blocks = count - pcount
             if c is not None:
                 rnd.c_heap_bytes = c - pc
+            if c is not None and overhead is not None:
                 rnd.tracemalloc_overhead_bytes = overhead - poverhead
                 # Beyond what tracemalloc explains: its own tables, and the Python
                 # blocks it traced (those above pymalloc's 512 bytes are malloc's).
@@ -301,3 +319,23 @@ def top_sites(first: tracemalloc.Snapshot, last: tracemalloc.Snapshot, top: int)
         if len(sites) >= top:
             break
     return sites
+
+
+def traced_sites(body: Callable[[], object], iterations: int, frames: int, top: int) -> List[dict]:
+    """The top allocation sites of ``iterations`` more calls of ``body``,
+    traced with ``frames`` frames (the check itself keeps fewer: it is
+    cheaper). Diagnostic only: the verdict is already made."""
+    tracemalloc.start(frames)
+    try:
+        for _ in range(iterations):  # tracemalloc's own tables fill here
+            body()
+        collect()
+        first = tracemalloc.take_snapshot()
+        for _ in range(iterations):
+            body()
+        collect()
+        return top_sites(first, tracemalloc.take_snapshot(), top)
+    except Exception:  # the body's own failure is not this diagnostic's business
+        return []
+    finally:
+        tracemalloc.stop()

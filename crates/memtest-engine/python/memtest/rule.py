@@ -11,9 +11,15 @@ cache that was still filling during the screen has stopped by then.
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
 from typing import Dict, Mapping, Optional, Sequence
+
+
+def _median(values: Sequence[int]) -> float:
+    # statistics.median, without importing statistics (slow under Valgrind).
+    v = sorted(values)
+    mid = len(v) // 2
+    return float(v[mid]) if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
 
 
 @dataclass
@@ -37,7 +43,7 @@ def steady(growth: Sequence[int], iterations: int, min_rate: float):
     """
     if not growth or iterations <= 0:
         return False, 0.0
-    rate = statistics.median(growth) / iterations
+    rate = _median(growth) / iterations
     quiet_allowed = 1 if len(growth) >= 4 else 0
     grew = sum(1 for g in growth if g > 0)
     return rate >= min_rate and grew >= len(growth) - quiet_allowed, rate
@@ -45,7 +51,7 @@ def steady(growth: Sequence[int], iterations: int, min_rate: float):
 
 def suspicious(growth: Sequence[int], iterations: int, min_rate: float) -> bool:
     """A screen worth confirming: its median growth reaches the threshold."""
-    return bool(growth) and iterations > 0 and statistics.median(growth) / iterations >= min_rate
+    return bool(growth) and iterations > 0 and _median(growth) / iterations >= min_rate
 
 
 def decide(
@@ -60,7 +66,7 @@ def decide(
     v = Decision(threshold=min_rate)
     if not screen or screen_iterations <= 0:
         return v
-    v.screen_bytes_per_iteration = v.bytes_per_iteration = statistics.median(screen) / screen_iterations
+    v.screen_bytes_per_iteration = v.bytes_per_iteration = _median(screen) / screen_iterations
     if not suspicious(screen, screen_iterations, min_rate):
         v.reason = (
             f"flat: median {v.screen_bytes_per_iteration:.1f} bytes/iteration over {len(screen)} "

@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import sysconfig
 import time
 from typing import Callable, Dict, Mapping, Optional
 
@@ -23,6 +22,8 @@ class SessionError(RuntimeError):
 
 def platform_facts() -> Dict[str, object]:
     """What the engine reports about the interpreter that ran the tests."""
+    import sysconfig  # here, not at import: slow under Valgrind
+
     is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
     return {
         "python": sys.version.split()[0],
@@ -57,7 +58,8 @@ class Session:
         self.run = run
         self.config = run.check if run else Config()
         self.events = Events(run.events if run else None)
-        self.checkpoints = bool(run and run.checkpoints)
+        self.searches = run.searches if run else "none"
+        self.checkpoints = self.searches == "rounds"
         self.live = resolve(run.live_objects) if run else None
         self.current: Optional[str] = None
         self._started = False
@@ -71,19 +73,19 @@ class Session:
         facts = platform_facts()
         facts["tests"] = total
         self.events.write("session", schema=protocol.SCHEMA, stage=self.run.stage if self.run else "tracemalloc", **facts)
-        if self.checkpoints:
+        if self.searches != "none":
             if not valgrind.supported():
                 raise SessionError(
-                    "Valgrind checkpoints need client requests, which this platform does not support "
+                    "Valgrind leak searches need client requests, which this platform does not support "
                     "(x86-64 or AArch64 Linux)"
                 )
             if not valgrind.running():
-                raise SessionError("the run asks for Valgrind checkpoints, but this process does not run under Valgrind")
+                raise SessionError("the run asks for Valgrind leak searches, but this process does not run under Valgrind")
             valgrind.baseline()
         self._started = True
 
     def finish(self) -> None:
-        if self._started and self.checkpoints:
+        if self._started and self.searches != "none":
             valgrind.end()
         self.events.close()
 
@@ -124,6 +126,7 @@ class Session:
             config=config,
             checkpoint=checkpoint if self.checkpoints else None,
             events=self.events,
+            test=marker_id,
         )
 
     def _config(self, overrides: Dict[str, object]) -> Config:
@@ -131,7 +134,8 @@ class Session:
         iterations = overrides.pop("iterations", None)
         if iterations is not None:
             # Under Valgrind the run's (small) iteration counts stay the ceiling.
-            values["iterations"] = min(int(iterations), values["iterations"]) if self.checkpoints else int(iterations)
+            under_valgrind = self.run is not None and self.run.stage == "valgrind"
+            values["iterations"] = min(int(iterations), values["iterations"]) if under_valgrind else int(iterations)
         for key, value in overrides.items():
             if key not in values:
                 raise TypeError(f"unknown check setting {key!r}")

@@ -24,7 +24,7 @@ import ctypes
 import gc
 import importlib
 import mmap
-import platform
+import os
 import sys
 from typing import Optional
 
@@ -70,7 +70,7 @@ _page = None
 
 def _load():
     global _request, _page
-    arch = _ARCH.get(platform.machine().lower())
+    arch = _ARCH.get(os.uname().machine.lower())
     if arch is None or sys.maxsize <= 2**32 or not sys.platform.startswith("linux"):
         return None
     _page = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)

@@ -62,6 +62,7 @@ fn unknown_field(message: &str) -> Option<String> {
 fn validate(d: &Description) -> Result<(), (&'static str, String)> {
     let at_least_one = [
         ("tracemalloc.iterations", d.tracemalloc.iterations),
+        ("tracemalloc.min-iterations", d.tracemalloc.min_iterations),
         ("tracemalloc.rounds", d.tracemalloc.rounds),
         ("tracemalloc.warmup-rounds", d.tracemalloc.warmup_rounds),
         ("tracemalloc.confirm-factor", d.tracemalloc.confirm_factor),
@@ -101,6 +102,7 @@ fn validate(d: &Description) -> Result<(), (&'static str, String)> {
             "tracemalloc.thread-grace-seconds",
             d.tracemalloc.thread_grace_seconds,
         ),
+        ("tracemalloc.round-seconds", d.tracemalloc.round_seconds),
     ] {
         if !(value.is_finite() && value >= 0.0) {
             return Err((key, format!("must be a number >= 0, got {value}")));

@@ -197,6 +197,13 @@ impl Default for Suppressions {
 pub struct FastStage {
     /// Iterations per measured round.
     pub iterations: u32,
+    /// When a test's first warm-up round takes longer than this many
+    /// seconds, fewer iterations per round (a whole pytest test is one
+    /// iteration); the thresholds are per iteration all the same. 0: always
+    /// `iterations`.
+    pub round_seconds: f64,
+    /// The fewest iterations per round a slow test gets.
+    pub min_iterations: u32,
     /// Measured rounds of the screen.
     pub rounds: u32,
     /// Warm-up rounds before the first reading.
@@ -225,6 +232,8 @@ impl Default for FastStage {
         let d = &protocol().defaults;
         FastStage {
             iterations: d.iterations,
+            round_seconds: d.round_seconds,
+            min_iterations: d.min_iterations,
             rounds: d.rounds,
             warmup_rounds: d.warmup_rounds,
             confirm_rounds: d.confirm_rounds,
@@ -278,7 +287,7 @@ impl Default for ValgrindStage {
             screen: true,
             rounds: 3,
             round_growth: 2,
-            growth_bytes_per_iteration: 1.0,
+            growth_bytes_per_iteration: vgxml_judge::DEFAULT_GROWTH_BYTES_PER_ITERATION,
             fail_on: vec![FailOn::Definite, FailOn::Indirect, FailOn::Errors],
             track_origins: false,
             num_callers: 40,

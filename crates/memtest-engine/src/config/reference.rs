@@ -39,7 +39,14 @@ fn table(out: &mut String, name: &str, schema: &Value, defs: &Value) {
     };
     out.push_str(&format!("### `[{name}]`\n\n"));
     if let Some(d) = schema.get("description").and_then(Value::as_str) {
-        out.push_str(&one_line(d));
+        // The doc comment starts with the table's own name: said once, above.
+        let d = one_line(d);
+        let d = d.strip_prefix(&format!("`[{name}]`: ")).unwrap_or(&d);
+        let mut chars = d.chars();
+        if let Some(first) = chars.next() {
+            out.push_str(&first.to_uppercase().collect::<String>());
+            out.push_str(chars.as_str());
+        }
         out.push_str("\n\n");
     }
     out.push_str("| key | type | default | what it does |\n|---|---|---|---|\n");

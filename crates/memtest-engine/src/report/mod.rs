@@ -178,7 +178,7 @@ serialize_as_str! {
 }
 
 /// Which rule a finding broke.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     /// tracemalloc: Python memory grew at a steady rate (screen and confirmation).

@@ -252,6 +252,7 @@ impl LsanRun {
         // tracemalloc off: its own tables "leak" at exit.
         let check = CheckSettings {
             iterations: ctx.iterations.unwrap_or(LSAN_ITERATIONS),
+            round_seconds: 0.0,
             rounds: 2,
             warmup_rounds: 1,
             confirm_rounds: 0,

@@ -8,7 +8,7 @@ pub mod memcheck;
 pub mod tracemalloc;
 pub mod valgrind;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -36,8 +36,20 @@ pub struct StageCtx<'a> {
     pub iterations: Option<u32>,
     /// Processes at a time.
     pub jobs: usize,
-    /// Seconds per test the fast stage measured (balances Valgrind's processes).
-    pub durations: &'a BTreeMap<String, f64>,
+    /// What the fast stage found out, when it ran first.
+    pub fast: Option<&'a FastFacts>,
+}
+
+/// What the fast stage tells the Valgrind stage.
+#[derive(Debug, Clone, Default)]
+pub struct FastFacts {
+    /// Seconds per test (they balance Valgrind's processes).
+    pub durations: BTreeMap<String, f64>,
+    /// The tests whose Python memory or C heap grew, over all their
+    /// measured rounds, by at least a byte per iteration (or that could not
+    /// be measured): only their allocation sites can grow, so only they need
+    /// Valgrind's rounds with a leak search after each.
+    pub grew: BTreeSet<String>,
 }
 
 impl StageCtx<'_> {

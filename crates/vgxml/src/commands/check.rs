@@ -22,6 +22,7 @@ pub fn run(a: &CheckArgs) -> Result<u8> {
     if a.markers.checkpoint_prefix.is_some() {
         policy.growth_on = Category::ALL.into_iter().collect();
     }
+    policy.growth_min_bytes_per_iteration = a.growth_min;
     if let Some(b) = &a.baseline {
         policy.baseline = Some(Baseline::load(b, &ours)?);
     }

@@ -4,13 +4,17 @@
 //! checkpoint): growth is judged inside the run, by allocation site, so
 //! memory that exit frees and buffers that grow in place count.
 //!
-//! To keep the stage near the cost of a plain Valgrind run, it screens first
-//! (`[tool.memtest.valgrind] screen`): every test runs its warm-up and one
-//! measured round (two leak searches), and only a test with an allocation
-//! site of ours that grew there gets the confirmation rounds, in a second
-//! process; a site fails only if it grew in every confirmation round, at
-//! the threshold per iteration. The engine runs the processes and collects
-//! the XML; `vgxml-judge` judges it against our code.
+//! To keep the stage near the cost of a plain Valgrind run, the fast stage
+//! is its screen (`[tool.memtest.valgrind] screen`): a leak search scans the
+//! whole heap, a quarter of a second each under Python, so only a test whose
+//! Python memory or C heap grew there by a byte per iteration or more gets
+//! the rounds with a leak search after each, where an allocation site of
+//! ours fails only if it grew in every round at the threshold per
+//! iteration; every other test runs once more (a warm-up and one round)
+//! with no leak search of its own: its memory errors and the blocks lost at
+//! exit are still read. Without the fast stage every test gets the rounds.
+//! The engine runs the processes and collects the XML; `vgxml-judge` judges
+//! it against our code.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -28,7 +32,7 @@ use crate::events::Events;
 use crate::files;
 use crate::plan::native_memory_env;
 use crate::process::{describe_status, run_pool, Job};
-use crate::protocol::{protocol, CHeapMode, CheckSettings, Outcome, RunDescription};
+use crate::protocol::{protocol, CHeapMode, CheckSettings, Outcome, RunDescription, Searches};
 use crate::report::{Finding, Rule, StageName, StageReport};
 use crate::step::Step;
 use judged::{
@@ -80,50 +84,66 @@ pub fn run(ctx: &StageCtx<'_>, opts: &ValgrindOptions) -> Result<StageReport> {
     let mut report = StageReport::new(StageName::Valgrind);
     report.tests = ids.len();
     let full = full_rounds(opts, n);
-    if opts.screen {
-        // Warm-up n, one round of 2n: a buffer that doubles its capacity
-        // when full grows in a round longer than the warm-up.
-        let screen = CheckSettings {
+    // The fast stage is the screen: a test whose memory did not grow there
+    // runs once more here (memory errors, blocks lost at exit), without a
+    // leak search of its own.
+    let screened = if opts.screen {
+        ctx.fast.map(|f| &f.grew)
+    } else {
+        None
+    };
+    if let Some(grew) = screened {
+        let once = CheckSettings {
             rounds: 1,
-            iterations: n,
-            round_growth: 2,
             ..full.clone()
         };
-        let phase = run_phase(ctx, opts, "screen", &ids, &screen)?;
-        let suspects = suspects(ctx, opts, &phase.reports, &phase.infos);
-        let interrupted = phase.interrupted;
-        phases.push(phase);
+        let confirm: Vec<String> = ids.iter().filter(|t| grew.contains(*t)).cloned().collect();
+        let calm: Vec<String> = ids.iter().filter(|t| !grew.contains(*t)).cloned().collect();
         println!(
-            "screen: {} of {} test(s) grew at a site of ours{}",
-            suspects.len(),
-            ids.len(),
-            if suspects.is_empty() {
-                ""
-            } else {
-                "; confirming them with longer rounds"
-            }
+            "{} of {} test(s) grew in the fast stage: they get rounds with a leak search after each; the others run once",
+            confirm.len(),
+            ids.len()
         );
         report.iterations = format!(
-            "screen: warm-up {n}, one round of {}, a leak search after each; {} confirmed with rounds of {}",
-            2 * n,
-            suspects.len(),
-            rounds_text(opts, n)
+            "{} test(s) with warm-up {n} and rounds of {}, a leak search after each; {} once (warm-up {n}, one round of {n})",
+            confirm.len(),
+            rounds_text(opts, n),
+            calm.len()
         );
-        if !suspects.is_empty() && !interrupted {
-            let confirm: Vec<String> = ids
-                .iter()
-                .filter(|t| suspects.contains(*t))
-                .cloned()
-                .collect();
-            phases.push(run_phase(ctx, opts, "confirm", &confirm, &full)?);
-        }
+        phases.push(run_phases(
+            ctx,
+            opts,
+            &[
+                PhasePlan {
+                    name: "rounds",
+                    tests: &confirm,
+                    check: full.clone(),
+                    searches: Searches::Rounds,
+                },
+                PhasePlan {
+                    name: "once",
+                    tests: &calm,
+                    check: once,
+                    searches: Searches::Process,
+                },
+            ],
+        )?);
     } else {
         report.iterations = format!(
             "warm-up {n}, then {} rounds of {} iterations, a leak search after each",
             opts.rounds,
             rounds_text(opts, n)
         );
-        phases.push(run_phase(ctx, opts, "rounds", &ids, &full)?);
+        phases.push(run_phases(
+            ctx,
+            opts,
+            &[PhasePlan {
+                name: "rounds",
+                tests: &ids,
+                check: full,
+                searches: Searches::Rounds,
+            }],
+        )?);
     }
     let interrupted = phases.iter().any(|p| p.interrupted);
     let mut reports = Vec::new();
@@ -168,6 +188,18 @@ pub fn run(ctx: &StageCtx<'_>, opts: &ValgrindOptions) -> Result<StageReport> {
             report.notes.push(f);
         }
     }
+    // A block lost per iteration is at the end of the screen's process too,
+    // with no test (the screen has no leak search per test): the confirmation
+    // names its test. The same place without a test adds nothing.
+    let attributed: BTreeSet<(Rule, String, Option<String>)> = report
+        .findings
+        .iter()
+        .filter(|f| f.test.is_some())
+        .map(|f| (f.rule, f.what.clone(), f.location.clone()))
+        .collect();
+    report.findings.retain(|f| {
+        f.test.is_some() || !attributed.contains(&(f.rule, f.what.clone(), f.location.clone()))
+    });
     if opts.memcheck.gen_suppressions {
         let cand = ctx.out.join("candidates.supp");
         files::write(&cand, &candidates(&reports))?;
@@ -201,6 +233,8 @@ pub fn run(ctx: &StageCtx<'_>, opts: &ValgrindOptions) -> Result<StageReport> {
 fn full_rounds(opts: &ValgrindOptions, n: u32) -> CheckSettings {
     CheckSettings {
         iterations: n,
+        // Fixed counts: the rounds' lengths are what the growth rule reads.
+        round_seconds: 0.0,
         rounds: opts.rounds,
         warmup_rounds: 1,
         round_growth: opts.round_growth,
@@ -220,71 +254,91 @@ fn rounds_text(opts: &ValgrindOptions, n: u32) -> String {
         .join(", ")
 }
 
-/// Runs `tests` under memcheck with `check`: one process per test when
+/// A set of tests run one way: its processes' file names start with `name`.
+struct PhasePlan<'p> {
+    name: &'static str,
+    tests: &'p [String],
+    check: CheckSettings,
+    searches: Searches,
+}
+
+/// Runs every phase's tests under memcheck, all processes in one pool
+/// (`jobs` at a time, the first phase's first): one process per test when
 /// isolated, else the balanced processes of the plan.
-fn run_phase(
+fn run_phases(
     ctx: &StageCtx<'_>,
     opts: &ValgrindOptions,
-    name: &str,
-    tests: &[String],
-    check: &CheckSettings,
+    plans: &[PhasePlan<'_>],
 ) -> Result<Phase> {
-    let cases: Vec<crate::plan::TestCase> = ctx
-        .tests
-        .iter()
-        .filter(|t| tests.contains(&t.id))
-        .cloned()
-        .collect();
-    let groups: Vec<Vec<String>> = if opts.isolate {
-        tests.iter().map(|t| vec![t.clone()]).collect()
-    } else {
-        crate::plan::processes(&cases, ctx.jobs, ctx.durations)
-    };
-    println!(
-        "{name}: {} test(s) in {} Valgrind process(es), {} at a time",
-        tests.len(),
-        groups.len(),
-        ctx.jobs
-    );
     let base_args = opts.memcheck.args();
+    let no_durations = BTreeMap::new();
+    let durations = ctx.fast.map(|f| &f.durations).unwrap_or(&no_durations);
     let mut jobs = Vec::new();
-    let mut events_files = Vec::new();
-    for (i, group) in groups.iter().enumerate() {
-        let prefix = format!("{name}-{i}-");
-        let events = ctx.out.join(format!("{prefix}events.jsonl"));
-        let mut run = RunDescription::new(StageName::Valgrind, events.clone(), check.clone());
-        run.checkpoints = true;
-        run.live_objects = ctx.project.description.live_objects.clone();
-        run.tests = group.clone();
-        let runner = ctx.runner_command(&run, &ctx.out.join(format!("{prefix}run.json")))?;
-        let mut c = Command::new("valgrind");
-        c.args(&base_args)
-            .arg(format!("--xml-file={}/{prefix}%p.xml", ctx.out.display()))
-            .arg(runner.get_program())
-            .args(runner.get_args());
-        if let Some(dir) = runner.get_current_dir() {
-            c.current_dir(dir);
+    let mut runs: Vec<(String, PathBuf, usize)> = Vec::new();
+    for plan in plans.iter().filter(|p| !p.tests.is_empty()) {
+        let cases: Vec<crate::plan::TestCase> = ctx
+            .tests
+            .iter()
+            .filter(|t| plan.tests.contains(&t.id))
+            .cloned()
+            .collect();
+        // A later phase shares the cores the earlier ones left.
+        let free = ctx.jobs.saturating_sub(jobs.len()).max(1);
+        let groups: Vec<Vec<String>> = if opts.isolate {
+            plan.tests.iter().map(|t| vec![t.clone()]).collect()
+        } else {
+            crate::plan::processes(&cases, free, durations)
+        };
+        println!(
+            "{}: {} test(s) in {} Valgrind process(es)",
+            plan.name,
+            plan.tests.len(),
+            groups.len()
+        );
+        for (i, group) in groups.iter().enumerate() {
+            let prefix = format!("{}-{i}-", plan.name);
+            let events = ctx.out.join(format!("{prefix}events.jsonl"));
+            let mut run =
+                RunDescription::new(StageName::Valgrind, events.clone(), plan.check.clone());
+            run.searches = plan.searches;
+            run.live_objects = ctx.project.description.live_objects.clone();
+            run.tests = group.clone();
+            let runner = ctx.runner_command(&run, &ctx.out.join(format!("{prefix}run.json")))?;
+            let mut c = Command::new("valgrind");
+            c.args(&base_args)
+                .arg(format!("--xml-file={}/{prefix}%p.xml", ctx.out.display()))
+                .arg(runner.get_program())
+                .args(runner.get_args());
+            if let Some(dir) = runner.get_current_dir() {
+                c.current_dir(dir);
+            }
+            for (k, v) in runner.get_envs() {
+                match v {
+                    Some(v) => c.env(k, v),
+                    None => c.env_remove(k),
+                };
+            }
+            native_memory_env(&mut c);
+            jobs.push(Job {
+                label: format!("{} {i}", plan.name),
+                command: c,
+                log: ctx.out.join(format!("{prefix}log.txt")),
+                echo: false,
+            });
+            runs.push((prefix, events, group.len()));
         }
-        for (k, v) in runner.get_envs() {
-            match v {
-                Some(v) => c.env(k, v),
-                None => c.env_remove(k),
-            };
-        }
-        native_memory_env(&mut c);
-        jobs.push(Job {
-            label: format!("{name} {i}"),
-            command: c,
-            log: ctx.out.join(format!("{prefix}log.txt")),
-            echo: false,
-        });
-        events_files.push((prefix, events, group.len()));
     }
+    println!(
+        "{} Valgrind process(es), {} at a time",
+        jobs.len(),
+        ctx.jobs.max(1)
+    );
     let logs: Vec<PathBuf> = jobs.iter().map(|j| j.log.clone()).collect();
+    let labels: Vec<String> = jobs.iter().map(|j| j.label.clone()).collect();
     let pool = run_pool(jobs, ctx.jobs.max(1), |i, _| {
-        let (_, events, total) = &events_files[i];
+        let (_, events, total) = &runs[i];
         Events::read(events)
-            .map(|e| format!("{name} {i}: {}", e.progress(*total)))
+            .map(|e| format!("{}: {}", labels[i], e.progress(*total)))
             .unwrap_or_default()
     })?;
     let mut phase = Phase {
@@ -293,7 +347,7 @@ fn run_phase(
         events: Vec::new(),
         interrupted: pool.interrupted,
     };
-    for (((prefix, events, _), status), log) in events_files.iter().zip(&pool.statuses).zip(&logs) {
+    for (((prefix, events, _), status), log) in runs.iter().zip(&pool.statuses).zip(&logs) {
         let ev = Events::read(events)?;
         let xmls = files::with_prefix(&ctx.out, prefix, ".xml")?;
         if !pool.interrupted {
@@ -336,36 +390,6 @@ fn run_phase(
         phase.events.push(ev);
     }
     Ok(phase)
-}
-
-/// The tests of a screen with an allocation site of ours that grew from the
-/// warm-up's checkpoint to the round's, at the threshold per iteration.
-fn suspects(
-    ctx: &StageCtx<'_>,
-    opts: &ValgrindOptions,
-    reports: &[Report],
-    infos: &[RunInfo],
-) -> BTreeSet<String> {
-    let mut p = policy(ctx, opts);
-    p.growth_min_rounds = 1;
-    let j = judge_input(
-        &Input {
-            reports,
-            runs: infos.to_vec(),
-        },
-        &p,
-    );
-    let short: BTreeMap<String, String> = ctx
-        .tests
-        .iter()
-        .map(|t| (ctx.short(&t.id).to_owned(), t.id.clone()))
-        .collect();
-    j.issues
-        .iter()
-        .filter(|i| i.growth.is_some())
-        .filter_map(|i| i.test.as_deref())
-        .filter_map(|t| short.get(ctx.short(t)).cloned())
-        .collect()
 }
 
 /// How each test ended under Valgrind: a test that failed there (its

@@ -1,211 +1,11 @@
-//! Stage 1, the fast stage: the selected tests in one process, each check
-//! measuring Python's allocations (tracemalloc), the C heap beyond them,
-//! descriptors, threads and the live-objects hook, round by round (see
-//! `python/memtest/checker.py`); seconds, native allocations seen only in
-//! the C heap's total.
+//! A fast-stage check's result line as the report shows it: findings with
+//! the curves that decided them.
 
-use std::{collections::BTreeMap, path::Path};
+use std::path::Path;
 
-use super::StageCtx;
-use crate::error::{harness, Result};
-use crate::events::Events;
 use crate::files::rel;
-use crate::process::{describe_status, run_pool, Job};
-use crate::protocol::{
-    CheckSettings, Decision, Outcome, ResultLine, RoundLine, RunDescription, ThreadKind,
-};
-use crate::report::{Curve, Finding, Rule, StageName, StageReport, Trend};
-use crate::step::Step;
-
-/// The check settings of the fast stage.
-pub fn settings(ctx: &StageCtx<'_>) -> CheckSettings {
-    let d = &ctx.project.description.tracemalloc;
-    CheckSettings {
-        iterations: ctx.iterations.unwrap_or(d.iterations),
-        rounds: d.rounds,
-        warmup_rounds: d.warmup_rounds,
-        confirm_rounds: d.confirm_rounds,
-        confirm_factor: d.confirm_factor,
-        min_python_bytes_per_iteration: d.python_bytes_per_iteration,
-        min_c_heap_bytes_per_iteration: d.c_heap_bytes_per_iteration,
-        c_heap: d.c_heap,
-        clear_caches: d.clear_caches,
-        thread_grace_seconds: d.thread_grace_seconds,
-        ..CheckSettings::default()
-    }
-}
-
-/// How the live-objects hook is named in messages: `pkg.counts()`.
-pub fn live_name(hook: Option<&str>) -> String {
-    hook.map(|h| format!("{}()", h.replacen(':', ".", 1)))
-        .unwrap_or_else(|| "the live-objects hook".into())
-}
-
-/// Runs the stage: the tests split over `jobs` processes (a test's
-/// measurements are its own process's: they do not disturb each other).
-/// Returns the report and each test's duration in seconds (they balance the
-/// Valgrind stage's processes).
-pub fn run(
-    ctx: &StageCtx<'_>,
-    check: CheckSettings,
-) -> Result<(StageReport, BTreeMap<String, f64>)> {
-    let step = Step::start(&ctx.title);
-    let out = &ctx.out;
-    crate::files::create_dir(out)?;
-    let live = ctx.project.description.live_objects.clone();
-    let n = ctx.jobs.clamp(1, ctx.tests.len().max(1));
-    let mut jobs = Vec::new();
-    let mut parts: Vec<(std::path::PathBuf, usize)> = Vec::new();
-    for i in 0..n {
-        let events = out.join(format!("events-{i}.jsonl"));
-        let _ = std::fs::remove_file(&events);
-        let mut run = RunDescription::new(StageName::Tracemalloc, events.clone(), check.clone());
-        run.live_objects = live.clone();
-        // Every n-th test, in the runner's order: equal shares without durations.
-        run.tests = ctx
-            .tests
-            .iter()
-            .skip(i)
-            .step_by(n)
-            .map(|t| t.id.clone())
-            .collect();
-        let command = ctx.runner_command(&run, &out.join(format!("run-{i}.json")))?;
-        parts.push((events, run.tests.len()));
-        jobs.push(Job {
-            label: format!("tracemalloc {i}"),
-            command,
-            log: out.join(format!("log-{i}.txt")),
-            echo: false,
-        });
-    }
-    let logs: Vec<std::path::PathBuf> = jobs.iter().map(|j| j.log.clone()).collect();
-    let pool = run_pool(jobs, n, |i, _| {
-        let (events, total) = &parts[i];
-        Events::read(events)
-            .map(|e| e.progress(*total))
-            .unwrap_or_default()
-    })?;
-    let mut events = Events::default();
-    for ((path, _), (status, log)) in parts.iter().zip(pool.statuses.iter().zip(&logs)) {
-        let ev = Events::read(path)?;
-        if !pool.interrupted {
-            if let Some(test) = ev.unfinished() {
-                return Err(harness!(
-                    "the fast stage stopped in {test} ({}); see {}",
-                    describe_status(*status),
-                    log.display()
-                ));
-            }
-            if ev.session.is_none()
-                || (!status.success()
-                    && ev.results.is_empty()
-                    && ev.ended.iter().all(|e| e.outcome != Outcome::Failed))
-            {
-                return Err(harness!(
-                    "the fast stage could not run the tests ({}): {}see {}",
-                    describe_status(*status),
-                    crate::plan::tail(&crate::files::read(log).unwrap_or_default(), 15),
-                    log.display()
-                ));
-            }
-        }
-        events.absorb(ev);
-    }
-    let live_name = live_name(live.as_deref());
-    let mut report = StageReport::new(StageName::Tracemalloc);
-    let confirm = events
-        .results
-        .iter()
-        .find(|(r, _)| r.confirmed)
-        .map(|(r, _)| {
-            format!(
-                "; suspicious tests confirmed with {} x {}",
-                r.confirm_rounds, r.confirm_iterations
-            )
-        })
-        .unwrap_or_default();
-    report.iterations = format!(
-        "{} iterations x {} rounds after warm-up{confirm}",
-        check.iterations, check.rounds
-    );
-    report.tests = events.begun.len().max(events.results.len());
-    report.gil_enabled = events.session.as_ref().map(|s| s.gil_enabled);
-    report.processes = n;
-    for ((path, _), log) in parts.iter().zip(&logs) {
-        report.artifacts.push(rel(&ctx.project.root, log));
-        report.artifacts.push(rel(&ctx.project.root, path));
-    }
-    let mut durations = BTreeMap::new();
-    for e in &events.ended {
-        durations.insert(e.test.clone(), e.seconds);
-    }
-    for (line, raw) in &events.results {
-        let c = Check {
-            line,
-            test: ctx.short(&line.name).to_owned(),
-            live: &live_name,
-        };
-        let findings = c.findings(&ctx.project.root);
-        match &line.not_a_leak_test {
-            Some(why) if !findings.is_empty() => report.notes.push(Finding {
-                test: Some(c.test.clone()),
-                detail: findings
-                    .iter()
-                    .map(Finding::line)
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                ..Finding::new(Rule::NotALeakTest, format!("not a leak test: it {why}"))
-            }),
-            _ => report.findings.extend(findings),
-        }
-        report.curves.extend(c.curves());
-        report.per_test.push(raw.clone());
-    }
-    for e in &events.ended {
-        match e.outcome {
-            Outcome::Failed => report.findings.push(Finding {
-                test: Some(ctx.short(&e.test).to_owned()),
-                detail: format!("{} (logs: {})", e.message, rel(&ctx.project.root, out)),
-                ..Finding::new(Rule::TestsFailed, "the test itself failed")
-            }),
-            Outcome::NotJudged => report.notes.push(Finding {
-                test: Some(ctx.short(&e.test).to_owned()),
-                ..Finding::new(
-                    Rule::NotALeakTest,
-                    format!("not a leak test: {}", e.message),
-                )
-            }),
-            _ => {}
-        }
-    }
-    if pool.interrupted {
-        report.incomplete = Some("interrupted".into());
-    }
-    report.conclude();
-    report.normalized = normalize(&report.findings, &live_name);
-    report.seconds = step.done().as_secs_f64();
-    Ok((report, durations))
-}
-
-/// The snapshot text: `test: what (at place)` per finding, sorted.
-fn normalize(findings: &[Finding], live: &str) -> String {
-    if findings.is_empty() {
-        return format!("no leaks: Python memory and {live} stay flat in every test\n");
-    }
-    let mut lines: Vec<String> = findings
-        .iter()
-        .map(|f| {
-            let mut s = format!("{}: {}", f.test.as_deref().unwrap_or("-"), f.what);
-            if let Some(l) = &f.location {
-                s += &format!(" (at {l})");
-            }
-            s
-        })
-        .collect();
-    lines.sort();
-    lines.dedup();
-    lines.join("\n") + "\n"
-}
+use crate::protocol::{Decision, ResultLine, RoundLine, ThreadKind};
+use crate::report::{Curve, Finding, Rule, Trend};
 
 /// `pkg._ext.open_log, called at /abs/tests/test_x.py:17` as the
 /// function's last name (what the finding says) and the caller's place,
@@ -243,19 +43,19 @@ fn fd_kind(target: &str) -> String {
 }
 
 /// A check's result as the report shows it.
-struct Check<'a> {
-    line: &'a ResultLine,
+pub(super) struct Check<'a> {
+    pub(super) line: &'a ResultLine,
     /// The report's name of its test.
-    test: String,
+    pub(super) test: String,
     /// How the live-objects hook is named in messages (`pkg.counts()`).
-    live: &'a str,
+    pub(super) live: &'a str,
 }
 
 impl Check<'_> {
     /// Python bytes and the C heap beyond them, from the end of the warm-up
     /// (0) through every measured round; live objects at the baseline and
     /// after the rounds.
-    fn curves(&self) -> Vec<Curve> {
+    pub(super) fn curves(&self) -> Vec<Curve> {
         let mut out = Vec::new();
         let trend = |leaking: bool| {
             if leaking {
@@ -322,7 +122,7 @@ impl Check<'_> {
         out
     }
 
-    fn findings(&self, root: &Path) -> Vec<Finding> {
+    pub(super) fn findings(&self, root: &Path) -> Vec<Finding> {
         let mut v = Vec::new();
         let test = Some(self.test.clone());
         let l = self.line;
@@ -432,6 +232,7 @@ impl Check<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stage::tracemalloc::{live_name, normalize};
 
     #[test]
     fn the_opener_is_its_last_name_and_a_project_place() {
@@ -470,7 +271,7 @@ mod tests {
             "c_heap_leaking": false, "live_leaking": {}, "fd_leaks": [], "thread_leaks": [],
             "top_sites": [],
             "activity": {"imports_per_round": [], "module_execs_per_round": [], "forks": 0, "spawns": 0, "examples": []},
-            "not_a_leak_test": null, "message": "", "ok": true
+            "not_a_leak_test": null, "test": null, "message": "", "ok": true
         });
         base.as_object_mut()
             .unwrap()
